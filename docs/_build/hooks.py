@@ -1,0 +1,115 @@
+"""MkDocs hooks: build parts of the site from the project's registries.
+
+* The **Chapters** section of the nav comes from ``nnref.chapters.CHAPTERS``
+  (one entry per chapter, in order, titled "N. Title"). A chapter without its
+  page, or a page under ``docs/chapters/`` that no chapter owns, fails the build.
+* The **Derivations** section gets one generated page per entry of the
+  ``derivations`` registry; each page's Markdown is ``render_markdown(name)``,
+  computed at build time (see ``derivation_pages`` below).
+
+Registered in ``mkdocs.yml`` under ``hooks:``.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+log = logging.getLogger("mkdocs.hooks.nnref")
+
+# Generated derivation pages live here (relative to docs/).
+DERIVATIONS_DIR = "derivations"
+
+
+def _project_root(config) -> Path:
+    return Path(config.config_file_path).resolve().parent
+
+
+def _import_from_project(config, module: str):
+    """Import a module of this checkout (also when nnref is not pip-installed)."""
+    root = str(_project_root(config))
+    if root not in sys.path:
+        # Executed blocks (markdown-exec) run in this process and import
+        # nnref too: they must see the working tree, not another copy.
+        sys.path.insert(0, root)
+    return importlib.import_module(module)
+
+
+def chapter_nav(config) -> list[dict[str, str]]:
+    chapters = _import_from_project(config, "nnref.chapters").CHAPTERS
+    docs = Path(config.docs_dir)
+    missing = [ch.page for ch in chapters if not (docs / ch.page).is_file()]
+    if missing:
+        raise PluginError(f"nnref.chapters lists pages that do not exist under docs/: {missing}")
+    owned = {ch.page for ch in chapters}
+    strays = sorted(
+        p.relative_to(docs).as_posix()
+        for p in (docs / "chapters").glob("*.md")
+        if p.relative_to(docs).as_posix() not in owned
+    )
+    if strays:
+        raise PluginError(f"pages under docs/chapters/ that no chapter in nnref.chapters owns: {strays}")
+    return [{f"{ch.number}. {ch.title}": ch.page} for ch in chapters]
+
+
+def derivation_pages(config) -> list[tuple[str, str, str]]:
+    """(nav title, page path, markdown) for every registered derivation."""
+    try:
+        derivations = _import_from_project(config, "derivations")
+    except ModuleNotFoundError as exc:
+        if exc.name != "derivations":
+            raise
+        derivations = None
+    if derivations is None or getattr(derivations, "__file__", None) is None:
+        # Absent, or an empty directory (a namespace package): nothing to render yet.
+        log.info("no derivations package: the Derivations section has only its overview")
+        return []
+    pages = []
+    for name, title in _derivation_entries(derivations):
+        markdown = derivations.render_markdown(name)
+        pages.append((title, f"{DERIVATIONS_DIR}/{name}.md", markdown))
+    return pages
+
+
+def _derivation_entries(derivations) -> list[tuple[str, str]]:
+    """(name, title) pairs from the derivations registry, in registry order."""
+    registry = derivations.REGISTRY
+    entries = []
+    for name, entry in registry.items():
+        title = getattr(entry, "title", None) or name.replace("_", " ").capitalize()
+        entries.append((name, title))
+    return entries
+
+
+_DERIVATIONS: list[tuple[str, str, str]] = []
+
+
+def on_config(config):
+    nav = config.nav
+    for item in nav:
+        if isinstance(item, dict) and "Chapters" in item:
+            item["Chapters"] = chapter_nav(config)
+    _DERIVATIONS[:] = derivation_pages(config)
+    for item in nav:
+        if isinstance(item, dict) and "Derivations" in item:
+            section = [e for e in item["Derivations"] if not _is_generated(e)]
+            section += [{title: path} for title, path, _ in _DERIVATIONS]
+            item["Derivations"] = section
+    return config
+
+
+def _is_generated(entry) -> bool:
+    paths = {path for _, path, _ in _DERIVATIONS}
+    return isinstance(entry, dict) and any(v in paths for v in entry.values())
+
+
+def on_files(files: Files, config) -> Files:
+    for _, path, markdown in _DERIVATIONS:
+        if files.get_file_from_path(path) is not None:
+            raise PluginError(f"{path}: a hand-written page clashes with a generated derivation page")
+        files.append(File.generated(config, path, content=markdown))
+    return files

@@ -1,0 +1,55 @@
+"""nnref: a tested reference implementation of *Neural Networks from Scratch in Python*.
+
+``import nnref`` gives the library under PEP 8 names (``nnref.Dense``,
+``nnref.Adam``); ``from nnref.book import *`` gives the same objects under the
+book's names (``Layer_Dense``, ``Optimizer_Adam``). ``nnref.book_mode()``
+reproduces the book's printed numbers inside a ``with`` block.
+"""
+from __future__ import annotations
+
+from ._validate import CallOrderError
+from .accuracy import Accuracy, CategoricalAccuracy, RegressionAccuracy, categorical_accuracy
+from .activations import Linear, ReLU, Sigmoid, Softmax, softmax_backward_loop
+from .layers import Dense, Dropout, Input
+from .losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Loss,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SigmoidBinaryCrossentropy,
+    SoftmaxCategoricalCrossentropy,
+)
+from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from .repro import book_mode
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Accuracy",
+    "Adagrad",
+    "Adam",
+    "BinaryCrossentropy",
+    "CallOrderError",
+    "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "Dense",
+    "Dropout",
+    "Input",
+    "Linear",
+    "Loss",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "Optimizer",
+    "RMSprop",
+    "ReLU",
+    "RegressionAccuracy",
+    "SGD",
+    "Sigmoid",
+    "SigmoidBinaryCrossentropy",
+    "Softmax",
+    "SoftmaxCategoricalCrossentropy",
+    "book_mode",
+    "categorical_accuracy",
+    "softmax_backward_loop",
+]

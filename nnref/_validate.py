@@ -1,0 +1,126 @@
+"""Input checks shared by every public object.
+
+Each check raises ``ValueError`` or ``TypeError`` at the public boundary with a
+message that names the object, what it expected and what it received, so a
+learner never has to decode a numpy traceback from deep inside a method.
+"""
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    return f"{type(x).__name__} {x!r}"
+
+
+def as_float_array(x: Any, *, owner: str, name: str = "inputs", ndim: int | tuple[int, ...] | None = 2,
+                   check_finite: bool = True) -> np.ndarray:
+    """Return ``x`` as a floating-point ndarray or raise a clear error.
+
+    Floating arrays pass through without a copy (their dtype is kept, so a
+    float32 model stays float32). Integer and boolean arrays are converted to
+    float64: the book's code keeps integer inputs integer, which silently
+    truncates gradient updates.
+    """
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{owner}: {name} must be array-like numbers, got {_describe(x)}") from exc
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{owner}: {name} must be {want}, got shape {arr.shape}")
+    if arr.ndim >= 1 and arr.shape[0] == 0:
+        raise ValueError(f"{owner}: {name} is an empty batch (shape {arr.shape})")
+    if check_finite and not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise ValueError(f"{owner}: {name} contains {bad} values")
+    return arr
+
+
+def check_features(arr: np.ndarray, expected: int, *, owner: str, name: str = "inputs") -> None:
+    """Raise if the last axis of ``arr`` is not ``expected`` long."""
+    if arr.shape[-1] != expected:
+        raise ValueError(
+            f"{owner}: {name} must have {expected} features (shape (n_samples, {expected})), "
+            f"got shape {arr.shape}"
+        )
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, *, owner: str, a_name: str, b_name: str) -> None:
+    """Raise instead of letting numpy broadcast two arrays that should match."""
+    if a.shape != b.shape:
+        raise ValueError(f"{owner}: {b_name} must have the shape of {a_name} {a.shape}, got {b.shape}")
+
+
+def class_labels(y: Any, *, n_samples: int, n_classes: int, owner: str) -> np.ndarray:
+    """Validate targets for a categorical loss or accuracy.
+
+    Accepts sparse labels, shape ``(n_samples,)``, integers in ``[0, n_classes)``,
+    or one-hot rows, shape ``(n_samples, n_classes)``. Returns the array (sparse
+    labels as ``intp``), and raises on anything else.
+    """
+    y = np.asarray(y)
+    if y.ndim == 0 or y.ndim > 2:
+        raise ValueError(f"{owner}: labels must be 1-D class indices or 2-D one-hot rows, got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"{owner}: got {y.shape[0]} labels for a batch of {n_samples} samples")
+    if y.dtype.kind not in "fiub":
+        raise TypeError(f"{owner}: labels must be numbers, got dtype {y.dtype}")
+    if y.ndim == 2:
+        if y.shape[1] != n_classes:
+            raise ValueError(f"{owner}: one-hot labels must have {n_classes} columns, got shape {y.shape}")
+        if not np.isfinite(y).all():
+            raise ValueError(f"{owner}: one-hot labels contain NaN or inf")
+        return y
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not np.all(y == np.round(y)):
+            raise ValueError(f"{owner}: class labels must be whole numbers, got fractional or non-finite values")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(
+            f"{owner}: class labels must lie in [0, {n_classes - 1}], got values from {y.min()} to {y.max()}"
+        )
+    return y.astype(np.intp, copy=False)
+
+
+def positive_int(value: Any, *, owner: str, name: str) -> int:
+    """Return ``value`` as an int if it is a whole number > 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be a positive integer, got {_describe(value)}")
+    if value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def non_negative(value: Any, *, owner: str, name: str, strictly: bool = False, upper: float | None = None,
+                 upper_open: bool = True) -> float:
+    """Return ``value`` as a float after checking it is a finite number >= 0 (or > 0)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.floating, np.integer)):
+        raise TypeError(f"{owner}: {name} must be a number, got {_describe(value)}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{owner}: {name} must be finite, got {v}")
+    if v < 0 or (strictly and v == 0):
+        want = "> 0" if strictly else ">= 0"
+        raise ValueError(f"{owner}: {name} must be {want}, got {v}")
+    if upper is not None and (v > upper or (upper_open and v == upper)):
+        bracket = ")" if upper_open else "]"
+        raise ValueError(f"{owner}: {name} must lie in [0, {upper}{bracket}, got {v}")
+    return v
+
+
+class CallOrderError(ValueError):
+    """A method was called out of order, e.g. ``backward`` before ``forward``."""

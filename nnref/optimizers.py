@@ -1,0 +1,275 @@
+"""Optimizers: SGD (with decay and momentum), Adagrad, RMSprop and Adam.
+
+Introduced in chapter 10. Each training step follows the book's protocol::
+
+    optimizer.pre_update_params()      # decay the learning rate
+    for layer in trainable_layers:
+        optimizer.update_params(layer) # move weights and biases
+    optimizer.post_update_params()     # count the step
+
+Unlike the book, the per-parameter memory (momentums, caches) belongs to the
+**optimizer**, keyed by layer, instead of attributes glued onto the layer with
+``hasattr`` checks: a layer handed to a second optimizer starts clean instead
+of inheriting stale state. Updates are done in place.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._validate import CallOrderError, non_negative
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam"]
+
+
+# --8<-- [start:optimizer]
+class Optimizer:
+    r"""Base class: learning-rate decay, step counting and per-layer state.
+
+    Parameters
+    ----------
+    learning_rate : float
+        $\eta_0 > 0$.
+    decay : float, default 0
+        Inverse-time decay rate $d \ge 0$.
+
+    Notes
+    -----
+    Before step $t$ (counting optimizer steps, not epochs, from 0):
+
+    $$\eta_t = \eta_0 \cdot \frac{1}{1 + d\, t}$$
+    """
+
+    #: Names of the state arrays kept per parameter ("weight_" / "bias_" prefixed).
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: float, decay: float = 0.0) -> None:
+        owner = type(self).__name__
+        self.learning_rate = non_negative(learning_rate, owner=owner, name="learning_rate", strictly=True)
+        self.current_learning_rate = self.learning_rate
+        self.decay = non_negative(decay, owner=owner, name="decay")
+        self.iterations = 0
+        self._state: weakref.WeakKeyDictionary[Any, dict[str, NDArray]] = weakref.WeakKeyDictionary()
+
+    def pre_update_params(self) -> None:
+        """Set ``current_learning_rate`` for this step."""
+        if self.decay:
+            # η_t = η_0 · 1 / (1 + d·t)  — chapter 10 (written as in the book so the
+            # printed learning rates match to the last digit)
+            self.current_learning_rate = self.learning_rate * (1.0 / (1.0 + self.decay * self.iterations))
+
+    def post_update_params(self) -> None:
+        """Count the step (it drives decay and Adam's bias correction)."""
+        self.iterations += 1
+
+    def state(self, layer: Any) -> dict[str, NDArray]:
+        """The optimizer's memory for ``layer``: zero arrays shaped like its parameters on first use."""
+        try:
+            return self._state[layer]
+        except KeyError:
+            pass
+        st: dict[str, NDArray] = {}
+        for name in self.state_names:
+            st[f"weight_{name}"] = np.zeros_like(layer.weights)
+            st[f"bias_{name}"] = np.zeros_like(layer.biases)
+        self._state[layer] = st
+        return st
+
+    def _check_layer(self, layer: Any) -> None:
+        owner = f"{type(self).__name__}.update_params"
+        if not getattr(layer, "trainable", False) or not hasattr(layer, "weights"):
+            raise TypeError(f"{owner}: {layer!r} has no trainable weights and biases")
+        if layer.dweights is None or layer.dbiases is None:
+            raise CallOrderError(f"{owner}: {layer!r} has no gradients yet; call backward first")
+
+    def update_params(self, layer: Any) -> None:  # pragma: no cover - abstract
+        """Move ``layer.weights`` and ``layer.biases`` against their gradients."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self.learning_rate}, decay={self.decay})"
+# --8<-- [end:optimizer]
+
+
+# --8<-- [start:sgd]
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with optional decay and momentum (chapter 10).
+
+    Parameters
+    ----------
+    learning_rate : float, default 1.0
+    decay : float, default 0
+    momentum : float in [0, 1), default 0
+
+    Notes
+    -----
+    Without momentum, $w \leftarrow w - \eta_t\, \nabla_w L$. With momentum
+    $\mu$, each parameter keeps a velocity $v$:
+
+    $$v \leftarrow \mu v - \eta_t \nabla_w L, \qquad w \leftarrow w + v$$
+    """
+
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0) -> None:
+        super().__init__(learning_rate, decay)
+        self.momentum = non_negative(momentum, owner="SGD", name="momentum", upper=1.0)
+        self.state_names = ("momentums",) if self.momentum else ()
+
+    def update_params(self, layer: Any) -> None:
+        """Apply one SGD step to ``layer`` in place."""
+        self._check_layer(layer)
+        lr = self.current_learning_rate
+        if not self.momentum:
+            # w ← w − η ∇w
+            layer.weights += -lr * layer.dweights
+            layer.biases += -lr * layer.dbiases
+            return
+        st = self.state(layer)
+        for param, grad, velocity in (
+            (layer.weights, layer.dweights, st["weight_momentums"]),
+            (layer.biases, layer.dbiases, st["bias_momentums"]),
+        ):
+            # v ← μ v − η ∇w ; w ← w + v
+            velocity *= self.momentum
+            velocity -= lr * grad
+            param += velocity
+# --8<-- [end:sgd]
+
+
+# --8<-- [start:adagrad]
+class Adagrad(Optimizer):
+    r"""Adagrad: per-parameter steps shrink with the sum of past squared gradients (chapter 10).
+
+    Parameters
+    ----------
+    learning_rate : float, default 1.0
+    decay : float, default 0
+    epsilon : float, default 1e-7
+
+    Notes
+    -----
+    $$c \leftarrow c + (\nabla_w L)^2, \qquad
+      w \leftarrow w - \eta_t \frac{\nabla_w L}{\sqrt{c} + \epsilon}$$
+    """
+
+    state_names = ("cache",)
+
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = 1e-7) -> None:
+        super().__init__(learning_rate, decay)
+        self.epsilon = non_negative(epsilon, owner="Adagrad", name="epsilon", strictly=True)
+
+    def update_params(self, layer: Any) -> None:
+        """Apply one Adagrad step to ``layer`` in place."""
+        self._check_layer(layer)
+        st = self.state(layer)
+        lr = self.current_learning_rate
+        for param, grad, cache in (
+            (layer.weights, layer.dweights, st["weight_cache"]),
+            (layer.biases, layer.dbiases, st["bias_cache"]),
+        ):
+            cache += grad**2
+            param += -lr * grad / (np.sqrt(cache) + self.epsilon)
+# --8<-- [end:adagrad]
+
+
+# --8<-- [start:rmsprop]
+class RMSprop(Optimizer):
+    r"""RMSprop: like Adagrad with a moving average of squared gradients (chapter 10).
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    decay : float, default 0
+    epsilon : float, default 1e-7
+    rho : float in [0, 1), default 0.9
+        Decay of the squared-gradient average.
+
+    Notes
+    -----
+    $$c \leftarrow \rho c + (1 - \rho)(\nabla_w L)^2, \qquad
+      w \leftarrow w - \eta_t \frac{\nabla_w L}{\sqrt{c} + \epsilon}$$
+    """
+
+    state_names = ("cache",)
+
+    def __init__(self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = 1e-7,
+                 rho: float = 0.9) -> None:
+        super().__init__(learning_rate, decay)
+        self.epsilon = non_negative(epsilon, owner="RMSprop", name="epsilon", strictly=True)
+        self.rho = non_negative(rho, owner="RMSprop", name="rho", upper=1.0)
+
+    def update_params(self, layer: Any) -> None:
+        """Apply one RMSprop step to ``layer`` in place."""
+        self._check_layer(layer)
+        st = self.state(layer)
+        lr = self.current_learning_rate
+        for param, grad, cache in (
+            (layer.weights, layer.dweights, st["weight_cache"]),
+            (layer.biases, layer.dbiases, st["bias_cache"]),
+        ):
+            # c ← ρ c + (1 − ρ) g²
+            cache *= self.rho
+            cache += (1 - self.rho) * grad**2
+            param += -lr * grad / (np.sqrt(cache) + self.epsilon)
+# --8<-- [end:rmsprop]
+
+
+# --8<-- [start:adam]
+class Adam(Optimizer):
+    r"""Adam: momentum plus RMSprop, with bias-corrected averages (chapter 10).
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    decay : float, default 0
+    epsilon : float, default 1e-7
+    beta_1 : float in [0, 1), default 0.9
+        Decay of the gradient average (momentum).
+    beta_2 : float in [0, 1), default 0.999
+        Decay of the squared-gradient average (cache).
+
+    Notes
+    -----
+    At step $t$ (0-based, so the correction uses $t + 1$):
+
+    $$m \leftarrow \beta_1 m + (1 - \beta_1) g, \qquad
+      v \leftarrow \beta_2 v + (1 - \beta_2) g^2$$
+
+    $$\hat{m} = \frac{m}{1 - \beta_1^{t+1}}, \qquad
+      \hat{v} = \frac{v}{1 - \beta_2^{t+1}}, \qquad
+      w \leftarrow w - \eta_t \frac{\hat{m}}{\sqrt{\hat{v}} + \epsilon}$$
+
+    $\epsilon$ is added after the square root.
+    """
+
+    state_names = ("momentums", "cache")
+
+    def __init__(self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = 1e-7,
+                 beta_1: float = 0.9, beta_2: float = 0.999) -> None:
+        super().__init__(learning_rate, decay)
+        self.epsilon = non_negative(epsilon, owner="Adam", name="epsilon", strictly=True)
+        self.beta_1 = non_negative(beta_1, owner="Adam", name="beta_1", upper=1.0)
+        self.beta_2 = non_negative(beta_2, owner="Adam", name="beta_2", upper=1.0)
+
+    def update_params(self, layer: Any) -> None:
+        """Apply one Adam step to ``layer`` in place."""
+        self._check_layer(layer)
+        st = self.state(layer)
+        lr = self.current_learning_rate
+        # bias corrections 1 − β^(t+1): the averages start at 0 and would be too small early on
+        correction_1 = 1 - self.beta_1 ** (self.iterations + 1)
+        correction_2 = 1 - self.beta_2 ** (self.iterations + 1)
+        for param, grad, m, v in (
+            (layer.weights, layer.dweights, st["weight_momentums"], st["weight_cache"]),
+            (layer.biases, layer.dbiases, st["bias_momentums"], st["bias_cache"]),
+        ):
+            # m ← β1 m + (1 − β1) g ;  v ← β2 v + (1 − β2) g²
+            m *= self.beta_1
+            m += (1 - self.beta_1) * grad
+            v *= self.beta_2
+            v += (1 - self.beta_2) * grad**2
+            # w ← w − η m̂ / (√v̂ + ε)
+            param += -lr * (m / correction_1) / (np.sqrt(v / correction_2) + self.epsilon)
+# --8<-- [end:adam]

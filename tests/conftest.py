@@ -1,0 +1,31 @@
+"""Shared test set-up: one BLAS thread, and no leaked nnfs patch between tests."""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+try:  # limit BLAS threads even if numpy was imported before this file
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+except ImportError:  # pragma: no cover
+    pass
+
+_ORIGINALS = {"dot": np.dot, "zeros": np.zeros, "eye": np.eye, "randn": np.random.randn}
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_nnfs_patch():
+    """Fail the test that leaves numpy patched (a global nnfs.init() without book_mode)."""
+    yield
+    leaked = [name for name, fn in (("dot", np.dot), ("zeros", np.zeros), ("eye", np.eye),
+                                    ("randn", np.random.randn)) if fn is not _ORIGINALS[name]]
+    if leaked:
+        np.dot, np.zeros, np.eye, np.random.randn = (_ORIGINALS[k] for k in ("dot", "zeros", "eye", "randn"))
+        pytest.fail(f"test left numpy patched by nnfs.init(): {leaked}; use nnref.book_mode()")
