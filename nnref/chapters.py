@@ -36,7 +36,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             ("losses.Loss", "losses.CategoricalCrossentropy", "accuracy.categorical_accuracy")),
     Chapter(6, "Introducing Optimization", "introducing-optimization", ("data.vertical_data",)),
     Chapter(7, "Derivatives", "derivatives"),
-    Chapter(8, "Gradients, Partial Derivatives, and the Chain Rule", "gradients-partial-derivatives-chain-rule"),
+    Chapter(8, "Gradients, Partial Derivatives, and the Chain Rule", "gradients-partial-derivatives-and-the-chain-rule"),
     Chapter(9, "Backpropagation", "backpropagation",
             ("losses.SoftmaxCategoricalCrossentropy", "activations.softmax_backward_loop",
              "gradcheck.check_layer")),
@@ -56,7 +56,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             ("model.Model", "layers.Input", "accuracy.Accuracy", "accuracy.CategoricalAccuracy")),
     Chapter(19, "A Real Dataset", "a-real-dataset", ("data.load_fashion_mnist", "data.load_digits")),
     Chapter(20, "Model Evaluation", "model-evaluation"),
-    Chapter(21, "Saving and Loading Models and Their Parameters", "saving-and-loading",
+    Chapter(21, "Saving and Loading Models and Their Parameters", "saving-and-loading-models-and-their-parameters",
             ("persistence.save_model", "persistence.load_model")),
     Chapter(22, "Prediction / Inference", "prediction-inference", ("data.prepare_image",)),
 )
