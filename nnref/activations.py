@@ -60,6 +60,7 @@ class ReLU(_Activation):
     The derivative at exactly $x = 0$ is taken as 0, as in the book.
     """
 
+    # --8<-- [start:relu_forward]
     def forward(self, inputs: ArrayLike, training: bool = False) -> NDArray:
         """Apply ``max(0, x)`` elementwise.
 
@@ -74,13 +75,16 @@ class ReLU(_Activation):
         inputs = self._take_inputs(inputs)
         self.output = np.maximum(0, inputs)
         return self.output
+    # --8<-- [end:relu_forward]
 
+    # --8<-- [start:relu_backward]
     def backward(self, dvalues: ArrayLike) -> NDArray:
         """Pass the gradient where the input was positive, zero elsewhere."""
         dvalues = self._take_dvalues(dvalues)
         # dL/dx = dL/dy · [x > 0]  — chapter 9 (0 at x = 0)
         self.dinputs = dvalues * (self.inputs > 0)
         return self.dinputs
+    # --8<-- [end:relu_backward]
 
     def predictions(self, outputs: NDArray) -> NDArray:
         """ReLU outputs are used as they are."""
@@ -112,6 +116,7 @@ class Softmax(_Activation):
     kept as :func:`softmax_backward_loop` and tested equal.
     """
 
+    # --8<-- [start:softmax_forward]
     def forward(self, inputs: ArrayLike, training: bool = False) -> NDArray:
         """Row-wise softmax.
 
@@ -130,7 +135,9 @@ class Softmax(_Activation):
         # s = e^z / Σ e^z
         self.output = exp_values / np.sum(exp_values, axis=-1, keepdims=True)
         return self.output
+    # --8<-- [end:softmax_forward]
 
+    # --8<-- [start:softmax_backward]
     def backward(self, dvalues: ArrayLike) -> NDArray:
         """Vector–Jacobian product ``s * (g - sum(s * g))``, all rows at once."""
         dvalues = self._take_dvalues(dvalues)
@@ -138,6 +145,7 @@ class Softmax(_Activation):
         # dL/dz = s ⊙ (g − Σ s⊙g)  — the Jacobian diag(s) − s sᵀ applied to g
         self.dinputs = s * (dvalues - np.sum(s * dvalues, axis=-1, keepdims=True))
         return self.dinputs
+    # --8<-- [end:softmax_backward]
 
     def predictions(self, outputs: NDArray) -> NDArray:
         """The class with the highest probability in each row."""

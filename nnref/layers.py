@@ -110,6 +110,7 @@ class Dense:
     #: Optimizers and the Model update layers that declare themselves trainable.
     trainable = True
 
+    # --8<-- [start:dense_init]
     def __init__(
         self,
         n_inputs: int,
@@ -155,7 +156,9 @@ class Dense:
         #: Input validation (NaN/inf, shape). The Model validates its data once
         #: up front and switches this off for speed.
         self.check_inputs = True
+    # --8<-- [end:dense_init]
 
+    # --8<-- [start:dense_forward]
     def forward(self, inputs: ArrayLike, training: bool = False) -> NDArray:
         """Compute ``inputs @ weights + biases``; ``training`` is accepted and ignored.
 
@@ -177,7 +180,9 @@ class Dense:
         # Z = X·W + b  — chapter 3. np.dot (not @) so that nnfs.init()'s patch applies.
         self.output = np.dot(inputs, self.weights) + self.biases
         return self.output
+    # --8<-- [end:dense_forward]
 
+    # --8<-- [start:dense_backward]
     def backward(self, dvalues: ArrayLike) -> NDArray:
         """Gradients of the loss with respect to weights, biases and inputs.
 
@@ -204,6 +209,7 @@ class Dense:
         # dL/dX = G · W^T  — chapter 9
         self.dinputs = np.dot(dvalues, self.weights.T) if self.compute_dinputs else None
         return self.dinputs
+    # --8<-- [end:dense_backward]
 
     def _add_regularization_gradients(self) -> None:
         # d(λ1 Σ|w|)/dw = λ1 · sign(w), with +1 at w = 0 (the book's convention) — chapter 14

@@ -72,6 +72,7 @@ class Loss:
         layers = self.trainable_layers if layer is None else [layer]
         return sum((lay.regularization_loss() for lay in layers), 0.0)
 
+    # --8<-- [start:loss_calculate]
     def calculate(self, output: ArrayLike, y: ArrayLike, *, include_regularization: bool = False):
         """Mean loss of the batch; with ``include_regularization``, ``(data_loss, regularization_loss)``.
 
@@ -89,6 +90,7 @@ class Loss:
         if not include_regularization:
             return data_loss
         return data_loss, self.regularization_loss()
+    # --8<-- [end:loss_calculate]
 
     def calculate_accumulated(self, *, include_regularization: bool = False):
         """Mean loss over every batch since :meth:`new_pass` (chapter 19)."""
@@ -132,6 +134,7 @@ class CategoricalCrossentropy(Loss):
     clipped value, as the book itself does for binary cross-entropy.
     """
 
+    # --8<-- [start:cce_forward]
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,).
 
@@ -153,7 +156,9 @@ class CategoricalCrossentropy(Loss):
             confidences = np.sum(clipped * y, axis=1)
         # L = −log(ŷ of the correct class)  — chapter 5
         return -np.log(confidences)
+    # --8<-- [end:cce_forward]
 
+    # --8<-- [start:cce_backward]
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = −y / ŷ / N, with ŷ clipped.
 
@@ -173,6 +178,7 @@ class CategoricalCrossentropy(Loss):
         # dL/dŷ = −y / ŷ, then / N for the mean over samples  — chapter 9
         self.dinputs = -y / clipped / n_samples
         return self.dinputs
+    # --8<-- [end:cce_backward]
 # --8<-- [end:cce]
 
 
