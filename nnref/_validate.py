@@ -113,12 +113,13 @@ def non_negative(value: Any, *, owner: str, name: str, strictly: bool = False, u
     v = float(value)
     if not np.isfinite(v):
         raise ValueError(f"{owner}: {name} must be finite, got {v}")
+    # A bounded setting names its whole interval, whichever end was crossed.
+    if upper is not None and (v < 0 or v > upper or (upper_open and v == upper)):
+        bracket = ")" if upper_open else "]"
+        raise ValueError(f"{owner}: {name} must lie in [0, {upper}{bracket}, got {v}")
     if v < 0 or (strictly and v == 0):
         want = "> 0" if strictly else ">= 0"
         raise ValueError(f"{owner}: {name} must be {want}, got {v}")
-    if upper is not None and (v > upper or (upper_open and v == upper)):
-        bracket = ")" if upper_open else "]"
-        raise ValueError(f"{owner}: {name} must lie in [0, {upper}{bracket}, got {v}")
     return v
 
 
