@@ -29,3 +29,11 @@ def _no_leaked_nnfs_patch():
     if leaked:
         np.dot, np.zeros, np.eye, np.random.randn = (_ORIGINALS[k] for k in ("dot", "zeros", "eye", "randn"))
         pytest.fail(f"test left numpy patched by nnfs.init(): {leaked}; use nnref.book_mode()")
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """The documentation site, built once per session with `mkdocs build --strict` (see docs_site.py)."""
+    from docs_site import build_site
+
+    return build_site(tmp_path_factory.mktemp("site") / "site")

@@ -3,6 +3,10 @@
 * The **Chapters** section of the nav comes from ``nnref.chapters.CHAPTERS``
   (one entry per chapter, in order, titled "N. Title"). A chapter without its
   page, or a page under ``docs/chapters/`` that no chapter owns, fails the build.
+* The **API reference** section gets one generated page per public module of
+  ``nnref`` (every module whose name does not start with ``_``), each holding
+  a single mkdocstrings directive, so a new module is documented without
+  anyone writing a page for it.
 * The **Derivations** section gets one generated page per entry of the
   ``derivations`` registry; each page's Markdown is ``render_markdown(name)``,
   computed at build time (see ``derivation_pages`` below).
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -85,7 +90,15 @@ def _derivation_entries(derivations) -> list[tuple[str, str]]:
     return entries
 
 
+def api_pages(config) -> list[tuple[str, str, str]]:
+    """(nav title, page path, markdown) for every public module of nnref."""
+    nnref = _import_from_project(config, "nnref")
+    names = sorted(m.name for m in pkgutil.iter_modules(nnref.__path__) if not m.name.startswith("_"))
+    return [(f"nnref.{name}", f"api/{name}.md", f"# nnref.{name}\n\n::: nnref.{name}\n") for name in names]
+
+
 _DERIVATIONS: list[tuple[str, str, str]] = []
+_API: list[tuple[str, str, str]] = []
 
 
 def on_config(config):
@@ -94,22 +107,22 @@ def on_config(config):
         if isinstance(item, dict) and "Chapters" in item:
             item["Chapters"] = chapter_nav(config)
     _DERIVATIONS[:] = derivation_pages(config)
+    _API[:] = api_pages(config)
     for item in nav:
-        if isinstance(item, dict) and "Derivations" in item:
-            section = [e for e in item["Derivations"] if not _is_generated(e)]
-            section += [{title: path} for title, path, _ in _DERIVATIONS]
-            item["Derivations"] = section
+        for section, pages in (("Derivations", _DERIVATIONS), ("API reference", _API)):
+            if isinstance(item, dict) and section in item:
+                generated = {path for _, path, _ in pages}
+                # keep the hand-written entries (the overview page), then append
+                # the generated ones; dropping earlier copies keeps `mkdocs serve`
+                # reloads from listing a page twice
+                kept = [e for e in item[section] if not (isinstance(e, dict) and set(e.values()) & generated)]
+                item[section] = kept + [{title: path} for title, path, _ in pages]
     return config
 
 
-def _is_generated(entry) -> bool:
-    paths = {path for _, path, _ in _DERIVATIONS}
-    return isinstance(entry, dict) and any(v in paths for v in entry.values())
-
-
 def on_files(files: Files, config) -> Files:
-    for _, path, markdown in _DERIVATIONS:
+    for _, path, markdown in _DERIVATIONS + _API:
         if files.get_file_from_path(path) is not None:
-            raise PluginError(f"{path}: a hand-written page clashes with a generated derivation page")
+            raise PluginError(f"{path}: a hand-written page clashes with a generated page of the same path")
         files.append(File.generated(config, path, content=markdown))
     return files

@@ -1,0 +1,132 @@
+"""The documentation site: strict build, no other hosts, every chapter present."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from docs_site import DOCS, ROOT, css_references, html_references, is_external
+from nnref.chapters import CHAPTERS
+
+EXEC_BLOCK = re.compile(r'^\s*```python\b[^\n]*\bexec="on"[^\n]*$', re.MULTILINE)
+SHOWN_EXEC_BLOCK = re.compile(r'^\s*```python\b[^\n]*\bexec="on"[^\n]*\bsource="block"[^\n]*$', re.MULTILINE)
+
+
+def _built_page(site: Path, page: str) -> Path:
+    # the offline plugin turns off directory URLs: docs/x/y.md -> site/x/y.html
+    return site / (page.removesuffix(".md") + ".html")
+
+
+@pytest.mark.slow
+def test_strict_build_succeeds(built_site):
+    """`mkdocs build --strict` exits 0 (no warning, no failing executed block) and reports its time."""
+    built_site.require()
+    print(f"mkdocs build --strict took {built_site.seconds:.1f} s")
+
+
+@pytest.mark.slow
+def test_built_site_fetches_nothing_from_other_hosts(built_site):
+    """No built HTML or CSS file loads a script, style, font or image from another host."""
+    site = built_site.require()
+    offenders = []
+    for path in sorted(site.rglob("*.html")):
+        fetched, _ = html_references(path.read_text(encoding="utf-8"))
+        offenders += [f"{path.relative_to(site)}: {url}" for url in fetched if is_external(url)]
+    for path in sorted(site.rglob("*.css")):
+        refs = css_references(path.read_text(encoding="utf-8"))
+        offenders += [f"{path.relative_to(site)}: {url}" for url in refs if is_external(url)]
+    assert not offenders, "references to other hosts:\n" + "\n".join(offenders)
+
+
+@pytest.mark.slow
+def test_every_chapter_is_built_and_linked_from_the_home_page(built_site):
+    """Each registry chapter has a built page, and the home page's chapter map links to it."""
+    site = built_site.require()
+    _, links = html_references((site / "index.html").read_text(encoding="utf-8"))
+    for ch in CHAPTERS:
+        built = _built_page(site, ch.page)
+        assert built.is_file(), f"chapter {ch.number}: {built.relative_to(site)} was not built"
+        assert str(built.relative_to(site)) in links, f"chapter {ch.number}: not linked from the home page"
+    broken = [href for href in links
+              if not is_external(href) and not href.startswith("#")
+              and not (site / href.split("#")[0]).is_file()]
+    assert not broken, f"home page links to pages that do not exist: {broken}"
+
+
+@pytest.mark.slow
+def test_every_shown_example_has_its_output(built_site):
+    """Each chapter page shows one non-empty executed result per `source="block"` example in its Markdown."""
+    site = built_site.require()
+    for ch in CHAPTERS:
+        source = (DOCS / ch.page).read_text(encoding="utf-8")
+        expected = len(SHOWN_EXEC_BLOCK.findall(source))
+        html = _built_page(site, ch.page).read_text(encoding="utf-8")
+        results = re.findall(r'<div class="result"[^>]*>(.*?)</div>\s*(?=<|$)', html, re.DOTALL)
+        built = html.count('class="result"')
+        assert built == expected, f"chapter {ch.number}: {expected} examples in the source, {built} results built"
+        assert all(re.sub(r"<[^>]+>|\s", "", r) for r in results), f"chapter {ch.number}: an empty result"
+
+
+def test_chapter_pages_match_the_registry():
+    """docs/chapters/ holds exactly one page per registry chapter, titled "N. Title"."""
+    on_disk = {p.relative_to(DOCS).as_posix() for p in (DOCS / "chapters").glob("*.md")}
+    assert on_disk == {ch.page for ch in CHAPTERS}
+    for ch in CHAPTERS:
+        first = (DOCS / ch.page).read_text(encoding="utf-8").splitlines()[0]
+        assert first == f"# {ch.number}. {ch.title}", f"{ch.page}: first line is {first!r}"
+
+
+def test_examples_show_their_source():
+    """Every executed block on a chapter page shows its source with its result (source="block"), so readers see the code that made each number."""
+    for ch in CHAPTERS:
+        source = (DOCS / ch.page).read_text(encoding="utf-8")
+        for block in EXEC_BLOCK.findall(source):
+            if 'html="1"' in block or 'html="true"' in block:
+                continue  # a plot or table printed as HTML may hide its plumbing
+            assert 'source="block"' in block, f"{ch.page}: {block.strip()}"
+
+
+def test_static_check_catches_external_references():
+    """The other-host scanner flags CDN scripts, styles, fonts and protocol-relative URLs, and ignores local ones."""
+    html = (
+        '<link rel="stylesheet" href="https://cdn.example.org/x.css">'
+        '<script src="//unpkg.com/iframe-worker/shim"></script>'
+        '<img srcset="a.png 1x, http://img.example.org/b.png 2x">'
+        '<div style="background: url(\'https://example.org/bg.png\')"></div>'
+        '<style>@import "https://fonts.example.org/f.css";</style>'
+        '<a href="https://numpy.org/">numpy</a><script src="assets/js/math.js"></script>'
+    )
+    fetched, links = html_references(html)
+    external = [u for u in fetched if is_external(u)]
+    assert len(external) == 5, external
+    assert "assets/js/math.js" in fetched and "https://numpy.org/" in links
+    css = "@font-face{src:url(fonts/KaTeX_Main-Regular.woff2)} a{background:url(https://x.example/y.png)}"
+    assert [u for u in css_references(css) if is_external(u)] == ["https://x.example/y.png"]
+
+
+def test_vendored_katex_css_names_only_vendored_fonts():
+    """Every font the vendored KaTeX stylesheet names is a committed woff2 file beside it."""
+    vendor = DOCS / "assets" / "vendor" / "katex"
+    refs = css_references((vendor / "katex.min.css").read_text(encoding="utf-8"))
+    assert refs, "katex.min.css names no fonts"
+    missing = [u for u in refs if not u.endswith(".woff2") or not (vendor / u).is_file()]
+    assert not missing, missing
+
+
+def test_errata_page_names_tests_that_exist():
+    """Every test the errata page cites (tests/test_x.py::test_name) is defined in that file."""
+    text = (DOCS / "errata.md").read_text(encoding="utf-8")
+    cited = sorted(set(re.findall(r"(tests/test_\w+\.py)::(\w+)", text)))
+    assert cited, "the errata page cites no tests"
+    missing = []
+    for path, name in cited:
+        file = ROOT / path
+        defined = set()
+        if file.is_file():
+            tree = ast.parse(file.read_text(encoding="utf-8"))
+            defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        if name not in defined:
+            missing.append(f"{path}::{name}")
+    assert not missing, "errata cite tests that do not exist:\n" + "\n".join(missing)
