@@ -20,6 +20,7 @@ from .losses import (
     SigmoidBinaryCrossentropy,
     SoftmaxCategoricalCrossentropy,
 )
+from .model import History, Metrics, Model, TrainingDivergedError
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 from .repro import book_mode
 
@@ -35,11 +36,14 @@ __all__ = [
     "CategoricalCrossentropy",
     "Dense",
     "Dropout",
+    "History",
     "Input",
     "Linear",
     "Loss",
     "MeanAbsoluteError",
     "MeanSquaredError",
+    "Metrics",
+    "Model",
     "Optimizer",
     "RMSprop",
     "ReLU",
@@ -49,6 +53,7 @@ __all__ = [
     "SigmoidBinaryCrossentropy",
     "Softmax",
     "SoftmaxCategoricalCrossentropy",
+    "TrainingDivergedError",
     "book_mode",
     "categorical_accuracy",
     "softmax_backward_loop",

@@ -20,6 +20,7 @@ from .losses import (
     MeanSquaredError,
     SoftmaxCategoricalCrossentropy,
 )
+from .model import Model
 from .optimizers import SGD, Adagrad, Adam, RMSprop
 
 # Chapters 3–9: layers, activations and losses
@@ -46,6 +47,8 @@ Loss_MeanAbsoluteError = MeanAbsoluteError
 Accuracy_Categorical = CategoricalAccuracy
 Accuracy_Regression = RegressionAccuracy
 
+# Chapters 18–22: Model has the same name in the book (imported above).
+
 __all__ = [
     "Layer_Dense",
     "Activation_ReLU",
@@ -67,4 +70,5 @@ __all__ = [
     "Accuracy",
     "Accuracy_Categorical",
     "Accuracy_Regression",
+    "Model",
 ]
