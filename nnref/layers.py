@@ -211,6 +211,7 @@ class Dense:
         return self.dinputs
     # --8<-- [end:dense_backward]
 
+    # --8<-- [start:dense_regularization]
     def _add_regularization_gradients(self) -> None:
         # d(λ1 Σ|w|)/dw = λ1 · sign(w), with +1 at w = 0 (the book's convention) — chapter 14
         if self.weight_regularizer_l1 > 0:
@@ -238,7 +239,9 @@ class Dense:
         if self.bias_regularizer_l2 > 0:
             total += self.bias_regularizer_l2 * np.sum(self.biases * self.biases)
         return total
+    # --8<-- [end:dense_regularization]
 
+    # --8<-- [start:dense_parameters]
     def get_parameters(self) -> tuple[NDArray, NDArray]:
         """Return ``(weights, biases)`` (chapter 21). These are the layer's own arrays."""
         return self.weights, self.biases
@@ -262,6 +265,7 @@ class Dense:
             raise ValueError(f"Dense.set_parameters: biases must have shape {self.biases.shape}, got {b.shape}")
         self.weights = np.array(w, copy=True)
         self.biases = np.array(b, copy=True)
+    # --8<-- [end:dense_parameters]
 
     def __repr__(self) -> str:
         return f"Dense({self.n_inputs}, {self.n_neurons})"

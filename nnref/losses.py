@@ -67,12 +67,15 @@ class Loss:
         """Keep the layers whose penalties :meth:`regularization_loss` sums (chapter 18)."""
         self.trainable_layers = list(trainable_layers)
 
+    # --8<-- [start:loss_regularization]
     def regularization_loss(self, layer=None) -> float:
         """The L1/L2 penalty of one ``layer`` (chapter 14) or of all remembered layers (chapter 18)."""
         layers = self.trainable_layers if layer is None else [layer]
         return sum((lay.regularization_loss() for lay in layers), 0.0)
+    # --8<-- [end:loss_regularization]
 
     # --8<-- [start:loss_calculate]
+    # --8<-- [start:loss_accumulated]
     def calculate(self, output: ArrayLike, y: ArrayLike, *, include_regularization: bool = False):
         """Mean loss of the batch; with ``include_regularization``, ``(data_loss, regularization_loss)``.
 
@@ -105,6 +108,7 @@ class Loss:
         """Reset the running sums at the start of an epoch (chapter 19)."""
         self.accumulated_sum = 0.0
         self.accumulated_count = 0
+    # --8<-- [end:loss_accumulated]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
