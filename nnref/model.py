@@ -435,14 +435,15 @@ class Model:
         for step, (batch_X, batch_y) in enumerate(zip(_batches(X, batch_size, train_steps),
                                                       _batches(y, batch_size, train_steps))):
             output = self.forward(batch_X, training=True)
+            # Diverged weights give non-finite outputs (which the loss would refuse
+            # without saying where) or finite outputs with an overflowing loss.
+            if not np.isfinite(output).all():
+                self._diverged("the model's outputs became NaN or inf", epoch, step, history)
             data_loss, reg_loss = self.loss.calculate(output, batch_y, include_regularization=True)
             loss = data_loss + reg_loss
             if not math.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"Model.train: the loss became {loss} at epoch {epoch}, step {step} "
-                    f"(data_loss {data_loss}, reg_loss {reg_loss}); lower the learning rate "
-                    "or check the data and the initial weights",
-                    epoch=epoch, step=step, history=history)
+                self._diverged(f"the loss became {loss} (data_loss {data_loss}, reg_loss {reg_loss})",
+                               epoch, step, history)
             predictions = self.output_layer_activation.predictions(output)
             accuracy = self.accuracy.calculate(predictions, batch_y)
             self.backward(output, batch_y)
@@ -619,6 +620,12 @@ class Model:
             self._bar.write(message)  # print above the progress bar instead of through it
         else:
             self._log(message)
+
+    @staticmethod
+    def _diverged(what: str, epoch: int, step: int, history: History) -> None:
+        raise TrainingDivergedError(
+            f"Model.train: {what} at epoch {epoch}, step {step}; training stopped. Lower the learning "
+            "rate, or check the data and the initial weights", epoch=epoch, step=step, history=history)
 
     def _require_finalized(self, what: str) -> None:
         if not self._finalized:
