@@ -119,6 +119,7 @@ def sine_data(samples: int = 1000) -> tuple[NDArray, NDArray]:
 # --------------------------------------------------------------------------
 # Pixel scaling shared by every image loader
 # --------------------------------------------------------------------------
+# --8<-- [start:scale_pixels]
 def scale_pixels(pixels: ArrayLike, max_value: float = 255.0) -> NDArray[np.float32]:
     r"""Map pixel values from $[0, m]$ to $[-1, 1]$ in float32 (chapter 19).
 
@@ -128,6 +129,7 @@ def scale_pixels(pixels: ArrayLike, max_value: float = 255.0) -> NDArray[np.floa
     """
     half = np.float32(max_value / 2.0)
     return (np.asarray(pixels, dtype=np.float32) - half) / half
+# --8<-- [end:scale_pixels]
 
 
 # --------------------------------------------------------------------------
@@ -264,6 +266,7 @@ def _extract(archive: Path, folder: Path, infos: list[zipfile.ZipInfo]) -> None:
         raise
 
 
+# --8<-- [start:load_fashion_mnist]
 def load_fashion_mnist(
     path: str | os.PathLike | None = None,
     *,
@@ -323,6 +326,7 @@ def load_fashion_mnist(
         infos = _verify_archive(archive, expected_hash, FASHION_MNIST_SIZE if path is None else None)
         _extract(archive, folder, infos)
     return load_image_folder(folder, label_map=labels)
+# --8<-- [end:load_fashion_mnist]
 
 
 def _pil_image():
@@ -335,6 +339,7 @@ def _pil_image():
     return Image
 
 
+# --8<-- [start:image_folder]
 def _read_png_folder(folder: Path, label_map: Mapping[str, int]) -> tuple[list[NDArray], list[int]]:
     Image = _pil_image()
     images: list[NDArray] = []
@@ -419,8 +424,10 @@ def load_image_folder(
         raise ValueError(f"load_image_folder: train images have {out[0].shape[1]} pixels, "
                          f"test images {out[2].shape[1]}")
     return out[0], out[1], out[2], out[3]
+# --8<-- [end:image_folder]
 
 
+# --8<-- [start:prepare_image]
 def prepare_image(
     image: str | os.PathLike | ArrayLike | Any,
     *,
@@ -474,11 +481,13 @@ def prepare_image(
     if invert:
         pixels = 255 - pixels  # uint8 arithmetic stays in [0, 255]
     return scale_pixels(pixels.reshape(1, -1))
+# --8<-- [end:prepare_image]
 
 
 # --------------------------------------------------------------------------
 # An offline real dataset: scikit-learn's handwritten digits
 # --------------------------------------------------------------------------
+# --8<-- [start:load_digits]
 def load_digits(
     *,
     test_size: float = 0.25,
@@ -519,3 +528,4 @@ def load_digits(
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=float(test_size), random_state=seed, stratify=y)
     return X_train, y_train, X_test, y_test
+# --8<-- [end:load_digits]
