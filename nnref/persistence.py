@@ -31,10 +31,11 @@ import io
 import json
 import math
 import os
+import pickletools
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -125,7 +126,24 @@ def _npy_bytes(array: NDArray) -> bytes:
     return buf.getvalue()
 
 
+def _label(path: Any) -> str:
+    """How error messages name the source: the path, or the name of an open file object."""
+    if hasattr(path, "read"):
+        return str(getattr(path, "name", f"<{type(path).__name__}>"))
+    return str(path)
+
+
 def _read_file(path: Any, owner: str, limit: int) -> bytes:
+    """All bytes of ``path`` (a path or a binary file object), refusing more than ``limit``."""
+    if hasattr(path, "read"):
+        data = path.read(limit + 1)
+        if not isinstance(data, bytes):
+            raise TypeError(f"{owner}: the file object must be opened in binary mode, it returned "
+                            f"{type(data).__name__}")
+        if len(data) > limit:
+            raise ModelFileError(f"{owner}: {_label(path)} holds more than the {limit} bytes a model of at "
+                                 f"most {MAX_PARAMETERS} numbers can need")
+        return data
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -142,8 +160,17 @@ def _byte_limit(max_parameters: int) -> int:
     return 3 * 8 * max_parameters + 64 * _MAX_MEMBERS + _MAX_JSON_BYTES
 
 
+def _is_pickle(data: bytes) -> bool:
+    """True if ``data`` parses as a complete pickle stream. pickletools only reads opcodes; it runs nothing."""
+    try:
+        ops = [op.name for op, _, _ in pickletools.genops(io.BytesIO(data))]
+    except Exception:
+        return False
+    return bool(ops) and ops[-1] == "STOP"
+
+
 def _not_a_zip_message(data: bytes, owner: str, path: Any) -> str:
-    if data[:1] == b"\x80" or data[:1] in (b"(", b"]", b"}"):
+    if _is_pickle(data):
         return (f"{owner}: {path} looks like a pickle file (perhaps saved by the book's code); nnref never "
                 f"unpickles, because loading a pickle can run arbitrary code")
     return f"{owner}: {path} is not a zip archive (truncated, corrupted or not an nnref file)"
@@ -266,7 +293,7 @@ def save_parameters(model: Any, path: str | os.PathLike) -> None:
     _write_atomic(Path(path), buf.getvalue())
 
 
-def load_parameters(model: Any, path: str | os.PathLike) -> None:
+def load_parameters(model: Any, path: str | os.PathLike | BinaryIO) -> None:
     """Load weights and biases saved by :func:`save_parameters` into ``model``.
 
     Introduced in chapter 21. Every array is read without pickle and its shape
@@ -283,6 +310,7 @@ def load_parameters(model: Any, path: str | os.PathLike) -> None:
     layers = _trainable(model, owner)
     n_numbers = sum(layer.weights.size + layer.biases.size for layer in layers)
     data = _read_file(path, owner, 8 * n_numbers + 64 * _MAX_MEMBERS + 4096)
+    path = _label(path)
     zf, members = _open_zip(data, owner, path)
     expected = {}
     for i, layer in enumerate(layers):
@@ -494,7 +522,7 @@ def _build(cls: type, owner: str, where: str, *args: Any, **kwargs: Any) -> Any:
         raise ModelFileError(f"{owner}: {where}: {exc}") from exc
 
 
-def load_model(path: str | os.PathLike, *, max_parameters: int = MAX_PARAMETERS) -> Any:
+def load_model(path: str | os.PathLike | BinaryIO, *, max_parameters: int = MAX_PARAMETERS) -> Any:
     """Load a model saved by :func:`save_model`, ready to ``predict``, ``evaluate`` or train on.
 
     Introduced in chapter 21. Nothing in the file can run code: ``model.json``
@@ -503,7 +531,7 @@ def load_model(path: str | os.PathLike, *, max_parameters: int = MAX_PARAMETERS)
 
     Parameters
     ----------
-    path : path
+    path : path or binary file object
     max_parameters : int, default MAX_PARAMETERS
         Refuse files that describe more numbers (parameters plus optimizer
         state) than this, before allocating anything.
@@ -523,6 +551,7 @@ def load_model(path: str | os.PathLike, *, max_parameters: int = MAX_PARAMETERS)
     """
     owner = "load_model"
     data = _read_file(path, owner, _byte_limit(max_parameters))
+    path = _label(path)
     _check_seal(data, owner, path)
     zf, members = _open_zip(data, owner, path)
     if _JSON_NAME not in members:
