@@ -53,6 +53,8 @@ class Optimizer:
         self.decay = non_negative(decay, owner=owner, name="decay")
         self.iterations = 0
         self._state: weakref.WeakKeyDictionary[Any, dict[str, NDArray]] = weakref.WeakKeyDictionary()
+        # work arrays reused by every step (see _scratch), keyed by (shape, dtype, slot)
+        self._buffers: dict[tuple, NDArray] = {}
 
     def pre_update_params(self) -> None:
         """Set ``current_learning_rate`` for this step."""
@@ -77,6 +79,21 @@ class Optimizer:
             st[f"bias_{name}"] = np.zeros_like(layer.biases)
         self._state[layer] = st
         return st
+
+    def _scratch(self, like: NDArray, slot: int = 0) -> NDArray:
+        """A work array shaped and typed like ``like``, kept from one step to the next.
+
+        An update written with fresh temporaries allocates about ten arrays the
+        size of the weights per step; writing them into these buffers with
+        ``out=`` does the same arithmetic in the same order and dtype (so every
+        bit of the result is the same) without the allocations. ``slot`` tells
+        apart two buffers needed at the same time.
+        """
+        key = (like.shape, like.dtype, slot)
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            buffer = self._buffers[key] = np.empty_like(like)
+        return buffer
 
     def _check_layer(self, layer: Any) -> None:
         owner = f"{type(self).__name__}.update_params"
@@ -265,11 +282,22 @@ class Adam(Optimizer):
             (layer.weights, layer.dweights, st["weight_momentums"], st["weight_cache"]),
             (layer.biases, layer.dbiases, st["bias_momentums"], st["bias_cache"]),
         ):
-            # m ← β1 m + (1 − β1) g ;  v ← β2 v + (1 − β2) g²
+            # The arithmetic of the equations below, in place: temporaries go to
+            # reused buffers (out=), which changes no bit of the result.
+            scratch = self._scratch(grad)
+            # m ← β1 m + (1 − β1) g
             m *= self.beta_1
-            m += (1 - self.beta_1) * grad
+            m += np.multiply(grad, 1 - self.beta_1, out=scratch)
+            # v ← β2 v + (1 − β2) g²
             v *= self.beta_2
-            v += (1 - self.beta_2) * grad**2
+            v += np.multiply(np.square(grad, out=scratch), 1 - self.beta_2, out=scratch)
+            # −η m̂, with m̂ = m / (1 − β1^(t+1))
+            step = np.divide(m, correction_1, out=self._scratch(m))
+            step *= -lr
+            # √v̂ + ε, with v̂ = v / (1 − β2^(t+1))
+            denominator = np.sqrt(np.divide(v, correction_2, out=self._scratch(v, 1)), out=self._scratch(v, 1))
+            denominator += self.epsilon
             # w ← w − η m̂ / (√v̂ + ε)
-            param += -lr * (m / correction_1) / (np.sqrt(v / correction_2) + self.epsilon)
+            step /= denominator
+            param += step
 # --8<-- [end:adam]
