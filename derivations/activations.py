@@ -232,10 +232,20 @@ def _build_softmax_backward() -> Symbolic:
     for n in SOFTMAX_PROOF_SIZES:
         z, g = row("z", n), row("g", n)
         s = softmax(z)
-        vjp = s.jacobian(z).T * g
-        dot = (s.T * g)[0, 0]
-        closed = sp.Matrix([s[k] * (g[k] - dot) for k in range(n)])
-        proofs.append(Proof(f"J^T g == s * (g - sum(s * g)) for n = {n}", all_zero(vjp - closed)))
+        jac = s.jacobian(z)
+        vjp = jac.T * g
+        # Step 1: SymPy's Jacobian is diag(s) - s s^T (no simplification needed at all).
+        jac_closed = sp.diag(*s) - s * s.T
+        # Step 2: with the s_k as free symbols, (diag(s) - s s^T)^T g is s * (g - sum(s * g)):
+        # a polynomial identity, so expand decides it. (cancel on the exponentials directly
+        # costs 0.5 s for n = 2..5; this costs milliseconds.)
+        sv = row("s", n)
+        dot = (sv.T * g)[0, 0]
+        closed = sp.Matrix([sv[k] * (g[k] - dot) for k in range(n)])
+        identity = ((sp.diag(*sv) - sv * sv.T).T * g - closed).expand()
+        proofs.append(Proof(f"J^T g == s * (g - sum(s * g)) for n = {n} "
+                            "(J == diag(s) - s s^T, then a polynomial identity in s and g)",
+                            all_zero(jac - jac_closed) and identity == sp.zeros(n, 1)))
         if n == 4:
             fn["vjp"] = lambdify([z, g], vjp)
         if n == SOFTMAX_LATEX_N:
