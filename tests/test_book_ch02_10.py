@@ -22,7 +22,9 @@ import pytest
 
 import nnref
 import nnref.book
+from nnfs.datasets import spiral_data, vertical_data
 from nnref import book_mode
+from nnref.book import *  # noqa: F403 - the names the book's listings use
 
 BOOK = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / "003_8cd9b6217ea844b2.txt"
 
@@ -52,19 +54,17 @@ def _dense_from(weights_per_neuron, biases) -> nnref.Dense:
     return layer
 
 
-def _run_listing(code: str, imports: str) -> str:
-    """exec a listing in a fresh namespace inside book_mode and return what it printed."""
-    ns: dict = {}
-    exec(f"import numpy as np\n{imports}\nfrom nnref.book import *", ns)
+def _run_listing(listing, *args, **kwargs) -> str:
+    """Run a listing function inside book_mode and return what it printed."""
     out = io.StringIO()
     with book_mode(), contextlib.redirect_stdout(out):
-        exec(code, ns)
+        listing(*args, **kwargs)
     return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------- chapter 2
 def test_ch2_single_neuron():
-    """Chapter 2: inputs [1, 2, 3, 2.5], weights [0.2, 0.8, -0.5, 1], bias 2 give 4.8."""
+    """Chapter 2: the first four-input neuron of the example gives the printed 4.8."""
     layer = _dense_from([CH2_WEIGHTS[0]], [2.0])
     assert layer.forward([CH2_INPUTS[0]])[0, 0] == pytest.approx(4.8, abs=1e-12)
 
@@ -76,13 +76,13 @@ def test_ch2_layer_of_three_neurons():
 
 
 def test_ch2_batch():
-    """Chapter 2: the batch of three samples prints [[4.8 1.21 2.385] [8.9 -1.81 0.2] [1.41 1.051 0.026]]."""
+    """Chapter 2: the batch of three samples gives the printed 3x3 layer output."""
     out = _dense_from(CH2_WEIGHTS, CH2_BIASES).forward(CH2_INPUTS)
     np.testing.assert_allclose(out, [[4.8, 1.21, 2.385], [8.9, -1.81, 0.2], [1.41, 1.051, 0.026]], rtol=0, atol=1e-12)
 
 
 def test_ch3_two_layers():
-    """Chapter 3: two hand-set layers print [[0.5031 -1.04185 -2.03875] [0.2434 -2.7332 -5.7633] [-0.99314 1.41254 -0.35655]]."""
+    """Chapter 3: two hand-set layers in a row give the printed 3x3 output of the second."""
     layer1 = _dense_from(CH2_WEIGHTS, CH2_BIASES)
     layer2 = _dense_from([[0.1, -0.14, 0.5], [-0.5, 0.12, -0.33], [-0.44, 0.73, -0.13]], [-1, 2, -0.5])
     out = layer2.forward(layer1.forward(CH2_INPUTS))
@@ -199,45 +199,52 @@ def test_ch5_accuracy_toy_value():
 
 
 # ---------------------------------------------------------------------------------- chapter 6
-SEARCH_LISTING = """
-X, y = vertical_data(samples=100, classes=3)
-dense1 = Layer_Dense(2, 3)
-activation1 = Activation_ReLU()
-dense2 = Layer_Dense(3, 3)
-activation2 = Activation_Softmax()
-loss_function = Loss_CategoricalCrossentropy()
-lowest_loss = 9999999
-best_dense1_weights = dense1.weights.copy()
-best_dense1_biases = dense1.biases.copy()
-best_dense2_weights = dense2.weights.copy()
-best_dense2_biases = dense2.biases.copy()
-for iteration in range(10000):
-    dense1.weights {op} 0.05 * np.random.randn(2, 3)
-    dense1.biases {op} 0.05 * np.random.randn(1, 3)
-    dense2.weights {op} 0.05 * np.random.randn(3, 3)
-    dense2.biases {op} 0.05 * np.random.randn(1, 3)
-    dense1.forward(X)
-    activation1.forward(dense1.output)
-    dense2.forward(activation1.output)
-    activation2.forward(dense2.output)
-    loss = loss_function.calculate(activation2.output, y)
-    predictions = np.argmax(activation2.output, axis=1)
-    accuracy = np.mean(predictions==y)
-    if loss < lowest_loss:
-        print('New set of weights found, iteration:', iteration,
-              'loss:', loss, 'acc:', accuracy)
-        best_dense1_weights = dense1.weights.copy()
-        best_dense1_biases = dense1.biases.copy()
-        best_dense2_weights = dense2.weights.copy()
-        best_dense2_biases = dense2.biases.copy()
-        lowest_loss = loss
-{revert}"""
-REVERT = """    else:
-        dense1.weights = best_dense1_weights.copy()
-        dense1.biases = best_dense1_biases.copy()
-        dense2.weights = best_dense2_weights.copy()
-        dense2.biases = best_dense2_biases.copy()
-"""
+def _search_listing(adjust: bool) -> None:
+    """Chapter 6's search loop (random weights, or random adjustments with revert when ``adjust``)."""
+    X, y = vertical_data(samples=100, classes=3)
+    dense1 = Layer_Dense(2, 3)
+    activation1 = Activation_ReLU()
+    dense2 = Layer_Dense(3, 3)
+    activation2 = Activation_Softmax()
+    loss_function = Loss_CategoricalCrossentropy()
+    lowest_loss = 9999999
+    best_dense1_weights = dense1.weights.copy()
+    best_dense1_biases = dense1.biases.copy()
+    best_dense2_weights = dense2.weights.copy()
+    best_dense2_biases = dense2.biases.copy()
+    for iteration in range(10000):
+        if adjust:
+            dense1.weights += 0.05 * np.random.randn(2, 3)
+            dense1.biases += 0.05 * np.random.randn(1, 3)
+            dense2.weights += 0.05 * np.random.randn(3, 3)
+            dense2.biases += 0.05 * np.random.randn(1, 3)
+        else:
+            dense1.weights = 0.05 * np.random.randn(2, 3)
+            dense1.biases = 0.05 * np.random.randn(1, 3)
+            dense2.weights = 0.05 * np.random.randn(3, 3)
+            dense2.biases = 0.05 * np.random.randn(1, 3)
+        dense1.forward(X)
+        activation1.forward(dense1.output)
+        dense2.forward(activation1.output)
+        activation2.forward(dense2.output)
+        loss = loss_function.calculate(activation2.output, y)
+        predictions = np.argmax(activation2.output, axis=1)
+        accuracy = np.mean(predictions==y)
+        if loss < lowest_loss:
+            print('New set of weights found, iteration:', iteration,
+                  'loss:', loss, 'acc:', accuracy)
+            best_dense1_weights = dense1.weights.copy()
+            best_dense1_biases = dense1.biases.copy()
+            best_dense2_weights = dense2.weights.copy()
+            best_dense2_biases = dense2.biases.copy()
+            lowest_loss = loss
+        elif adjust:
+            dense1.weights = best_dense1_weights.copy()
+            dense1.biases = best_dense1_biases.copy()
+            dense2.weights = best_dense2_weights.copy()
+            dense2.biases = best_dense2_biases.copy()
+
+
 FOUND = re.compile(r"iteration: (\d+) loss: (\d+\.\d+) acc:\s*(\d\.\d+)?")
 
 
@@ -261,8 +268,7 @@ def test_ch6_random_search(book_text):
     """Chapter 6: random search on vertical data finds improvements at the book's iterations with its losses and accuracies."""
     book_log, _ = _book_search_logs(book_text)
     assert len(book_log) == 10
-    ours = FOUND.findall(_run_listing(SEARCH_LISTING.format(op="=", revert=""),
-                                      "from nnfs.datasets import vertical_data"))
+    ours = FOUND.findall(_run_listing(_search_listing, adjust=False))
     assert [int(i) for i, _, _ in ours] == [int(i) for i, _, _ in book_log]
     for (it, book_loss, book_acc), (_, loss, acc) in zip(book_log, ours):
         assert _float_close(book_acc, acc), (it, book_acc, acc)
@@ -277,8 +283,7 @@ def test_ch6_random_adjustment(book_text):
     """Chapter 6: adjusting from the best weights prints the book's (elided) log, loss for loss, down to 0.17279711 at 9397."""
     _, book_log = _book_search_logs(book_text)
     assert len(book_log) >= 10 and book_log[-1][0] == "9397"
-    ours = {i: (loss, acc) for i, loss, acc in FOUND.findall(
-        _run_listing(SEARCH_LISTING.format(op="+=", revert=REVERT), "from nnfs.datasets import vertical_data"))}
+    ours = {i: (loss, acc) for i, loss, acc in FOUND.findall(_run_listing(_search_listing, adjust=True))}
     for it, book_loss, book_acc in book_log:
         assert it in ours, f"the book prints an improvement at iteration {it}; we found none"
         loss, acc = ours[it]
@@ -360,83 +365,85 @@ def test_ch9_spiral_gradients():
 
 
 # ---------------------------------------------------------------------------------- chapter 10
-# The chapter 10 training loop: the book's statements, without its comments. The
-# first two runs use the chapter's opening loop (no decay, no lr column).
-LOOP_PLAIN = """
-X, y = spiral_data(samples=100, classes=3)
-dense1 = Layer_Dense(2, 64)
-activation1 = Activation_ReLU()
-dense2 = Layer_Dense(64, 3)
-loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
-optimizer = {optimizer}
-for epoch in range(10001):
-    dense1.forward(X)
-    activation1.forward(dense1.output)
-    dense2.forward(activation1.output)
-    loss = loss_activation.forward(dense2.output, y)
-    predictions = np.argmax(loss_activation.output, axis=1)
-    if len(y.shape) == 2:
-        y = np.argmax(y, axis=1)
-    accuracy = np.mean(predictions==y)
-    if not epoch % 100:
-        print(f'epoch: {{epoch}}, ' +
-              f'acc: {{accuracy:.3f}}, ' +
-              f'loss: {{loss:.3f}}')
-    loss_activation.backward(loss_activation.output, y)
-    dense2.backward(loss_activation.dinputs)
-    activation1.backward(dense2.dinputs)
-    dense1.backward(activation1.dinputs)
-    optimizer.update_params(dense1)
-    optimizer.update_params(dense2)
-"""
-LOOP_DECAY = """
-X, y = spiral_data(samples=100, classes=3)
-dense1 = Layer_Dense(2, 64)
-activation1 = Activation_ReLU()
-dense2 = Layer_Dense(64, 3)
-loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
-optimizer = {optimizer}
-for epoch in range(10001):
-    dense1.forward(X)
-    activation1.forward(dense1.output)
-    dense2.forward(activation1.output)
-    loss = loss_activation.forward(dense2.output, y)
-    predictions = np.argmax(loss_activation.output, axis=1)
-    if len(y.shape) == 2:
-        y = np.argmax(y, axis=1)
-    accuracy = np.mean(predictions==y)
-    if not epoch % 100:
-        print(f'epoch: {{epoch}}, ' +
-              f'acc: {{accuracy:.3f}}, ' +
-              f'loss: {{loss:.3f}}, ' +
-              f'lr: {{optimizer.current_learning_rate}}')
-    loss_activation.backward(loss_activation.output, y)
-    dense2.backward(loss_activation.dinputs)
-    activation1.backward(dense2.dinputs)
-    dense1.backward(activation1.dinputs)
-    optimizer.pre_update_params()
-    optimizer.update_params(dense1)
-    optimizer.update_params(dense2)
-    optimizer.post_update_params()
-"""
+# The chapter 10 training loops: the book's statements, without its comments. The
+# first two runs use the chapter's opening loop (no decay, no lr column); the
+# optimizer line of each listing is passed in as ``make_optimizer``.
+def _loop_plain(make_optimizer) -> None:
+    X, y = spiral_data(samples=100, classes=3)
+    dense1 = Layer_Dense(2, 64)
+    activation1 = Activation_ReLU()
+    dense2 = Layer_Dense(64, 3)
+    loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
+    optimizer = make_optimizer()
+    for epoch in range(10001):
+        dense1.forward(X)
+        activation1.forward(dense1.output)
+        dense2.forward(activation1.output)
+        loss = loss_activation.forward(dense2.output, y)
+        predictions = np.argmax(loss_activation.output, axis=1)
+        if len(y.shape) == 2:
+            y = np.argmax(y, axis=1)
+        accuracy = np.mean(predictions==y)
+        if not epoch % 100:
+            print(f'epoch: {epoch}, ' +
+                  f'acc: {accuracy:.3f}, ' +
+                  f'loss: {loss:.3f}')
+        loss_activation.backward(loss_activation.output, y)
+        dense2.backward(loss_activation.dinputs)
+        activation1.backward(dense2.dinputs)
+        dense1.backward(activation1.dinputs)
+        optimizer.update_params(dense1)
+        optimizer.update_params(dense2)
+
+
+def _loop_decay(make_optimizer) -> None:
+    X, y = spiral_data(samples=100, classes=3)
+    dense1 = Layer_Dense(2, 64)
+    activation1 = Activation_ReLU()
+    dense2 = Layer_Dense(64, 3)
+    loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
+    optimizer = make_optimizer()
+    for epoch in range(10001):
+        dense1.forward(X)
+        activation1.forward(dense1.output)
+        dense2.forward(activation1.output)
+        loss = loss_activation.forward(dense2.output, y)
+        predictions = np.argmax(loss_activation.output, axis=1)
+        if len(y.shape) == 2:
+            y = np.argmax(y, axis=1)
+        accuracy = np.mean(predictions==y)
+        if not epoch % 100:
+            print(f'epoch: {epoch}, ' +
+                  f'acc: {accuracy:.3f}, ' +
+                  f'loss: {loss:.3f}, ' +
+                  f'lr: {optimizer.current_learning_rate}')
+        loss_activation.backward(loss_activation.output, y)
+        dense2.backward(loss_activation.dinputs)
+        activation1.backward(dense2.dinputs)
+        dense1.backward(activation1.dinputs)
+        optimizer.pre_update_params()
+        optimizer.update_params(dense1)
+        optimizer.update_params(dense2)
+        optimizer.post_update_params()
+
 
 # The chapter's eleven printed runs, in the order they appear, with the epochs
 # whose lines reproduce at printed precision on numpy 2.x (found by running;
 # every later line drifts, see the module docstring and book-notes.md).
 CH10_RUNS = [
-    ("Optimizer_SGD()", LOOP_PLAIN, (0, 100, 200)),
-    ("Optimizer_SGD(learning_rate=.85)", LOOP_PLAIN, (0, 100)),
-    ("Optimizer_SGD(decay=1e-2)", LOOP_DECAY, (0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)),
-    ("Optimizer_SGD(decay=1e-3)", LOOP_DECAY, (0, 100, 200)),
-    ("Optimizer_SGD(decay=1e-3, momentum=0.5)", LOOP_DECAY, (0, 100)),
-    ("Optimizer_SGD(decay=1e-3, momentum=0.9)", LOOP_DECAY, (0, 100)),
-    ("Optimizer_Adagrad(decay=1e-4)", LOOP_DECAY, (0,)),
-    ("Optimizer_RMSprop(decay=1e-4)", LOOP_DECAY, (0,)),
+    ("Optimizer_SGD()", _loop_plain, (0, 100, 200)),
+    ("Optimizer_SGD(learning_rate=.85)", _loop_plain, (0, 100)),
+    ("Optimizer_SGD(decay=1e-2)", _loop_decay, (0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)),
+    ("Optimizer_SGD(decay=1e-3)", _loop_decay, (0, 100, 200)),
+    ("Optimizer_SGD(decay=1e-3, momentum=0.5)", _loop_decay, (0, 100)),
+    ("Optimizer_SGD(decay=1e-3, momentum=0.9)", _loop_decay, (0, 100)),
+    ("Optimizer_Adagrad(decay=1e-4)", _loop_decay, (0,)),
+    ("Optimizer_RMSprop(decay=1e-4)", _loop_decay, (0,)),
     # the listing of this run is an image missing from the text; its settings are
     # the ones that reproduce the printed lr column and epoch 0 (book-notes.md)
-    ("Optimizer_RMSprop(learning_rate=0.02, decay=1e-5, rho=0.999)", LOOP_DECAY, (0,)),
-    ("Optimizer_Adam(learning_rate=0.02, decay=1e-5)", LOOP_DECAY, (0,)),
-    ("Optimizer_Adam(learning_rate=0.05, decay=5e-7)", LOOP_DECAY, (0,)),
+    ("Optimizer_RMSprop(learning_rate=0.02, decay=1e-5, rho=0.999)", _loop_decay, (0,)),
+    ("Optimizer_Adam(learning_rate=0.02, decay=1e-5)", _loop_decay, (0,)),
+    ("Optimizer_Adam(learning_rate=0.05, decay=5e-7)", _loop_decay, (0,)),
 ]
 RUN_IDS = [r[0].replace("Optimizer_", "") for r in CH10_RUNS]
 EPOCH_LINE = re.compile(r"epoch: (\d+), acc: (\d\.\d{3}), loss: (\d+\.\d{3})(?:, lr: (\d[0-9.e-]*\d))?")
@@ -484,12 +491,10 @@ class _StopAfter(io.StringIO):
 def _run_ch10(index: int, last_epoch: int | None) -> dict[int, tuple]:
     """Run listing ``index`` unchanged (up to ``last_epoch``'s printout if given) and parse its printed lines."""
     optimizer, loop, _ = CH10_RUNS[index]
-    ns: dict = {}
-    exec("import numpy as np\nfrom nnfs.datasets import spiral_data\nfrom nnref.book import *", ns)
     out = _StopAfter(last_epoch)
     with book_mode(), contextlib.redirect_stdout(out):
         try:
-            exec(loop.format(optimizer=optimizer), ns)
+            loop(lambda: eval(optimizer))
         except _StopAfter.Done:
             pass
     return {int(e): (e, a, l, lr) for e, a, l, lr in EPOCH_LINE.findall(out.getvalue())}
@@ -529,10 +534,8 @@ def _book_lrs(text: str):
 def test_ch10_every_printed_learning_rate(book_text):
     """Chapter 10: every printed lr equals, as printed, the optimizer's current_learning_rate at that epoch."""
     checked = 0
-    namespace: dict = {}
-    exec("from nnref.book import *", namespace)
     for index, epoch, printed in _book_lrs(book_text):
-        optimizer = eval(CH10_RUNS[index][0], namespace)
+        optimizer = eval(CH10_RUNS[index][0])
         # the loop prints before its own step: the lr set during the previous epoch's step
         for _ in range(epoch):
             optimizer.pre_update_params()
