@@ -22,6 +22,8 @@ from .losses import (
 )
 from .model import History, Metrics, Model, TrainingDivergedError
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from .persistence import ModelFileError, load_model, load_parameters, save_model, save_parameters
+from . import data  # nnref.data.load_digits etc.; Pillow and scikit-learn are imported lazily
 from .repro import book_mode
 
 __version__ = "0.1.0"
@@ -44,6 +46,7 @@ __all__ = [
     "MeanSquaredError",
     "Metrics",
     "Model",
+    "ModelFileError",
     "Optimizer",
     "RMSprop",
     "ReLU",
@@ -56,5 +59,9 @@ __all__ = [
     "TrainingDivergedError",
     "book_mode",
     "categorical_accuracy",
+    "load_model",
+    "load_parameters",
+    "save_model",
+    "save_parameters",
     "softmax_backward_loop",
 ]
