@@ -104,6 +104,9 @@ class Result:
         ``proved`` and every comparison within its tolerance.
     details : tuple of str
         Human-readable lines: proofs, comparisons, notes.
+    seconds : float
+        Time of the numeric check alone (the symbolic work is timed in
+        ``Derivation.symbolic.seconds``).
     """
 
     name: str
@@ -270,8 +273,8 @@ class Derivation:
         """
         if cache and self._result is not None:
             return self._result
-        start = time.perf_counter()
         sym = self.symbolic
+        start = time.perf_counter()
         checker = Checker(self.name, self.tolerance)
         try:
             self._check(sym, checker)

@@ -63,6 +63,10 @@ def softmax(z: sp.MatrixBase) -> sp.Matrix:
     return sp.Matrix([sp.exp(zk) / denom for zk in z])
 
 
-def latex(expr: Any) -> str:
-    """SymPy's LaTeX with the ``\\text{for}\\:`` of Piecewise shortened to plain cases."""
-    return sp.latex(expr).replace(r"\text{for}\: ", "")
+def latex(expr: Any, **settings: Any) -> str:
+    """SymPy's LaTeX with the ``\\text{for}\\:`` of Piecewise shortened to plain cases.
+
+    ``order="none"`` keeps the order in which a sum was written (``yhat - y``
+    rather than SymPy's canonical ``-y + yhat``).
+    """
+    return sp.latex(expr, **settings).replace(r"\text{for}\: ", "")

@@ -118,7 +118,7 @@ def _build_dense() -> Symbolic:
     fn = {"forward": lambdify(args, Zm), **{k: lambdify(args, v) for k, v in grads.items()}}
     latex_ = {
         "forward": r"z_{ij} = \sum_{k} x_{ik}\, w_{kj} + b_j, \qquad Z = X W + \mathbf{1} b",
-        "derivative": rf"\phi = {latex(phi)}: \quad \frac{{\partial \phi}}{{\partial W}} = {latex(dW)}, \quad "
+        "derivative": r"\phi = \operatorname{tr}\bigl(G^{\top} (X W + \mathbf{1} b)\bigr):" rf" \quad \frac{{\partial \phi}}{{\partial W}} = {latex(dW)}, \quad "
                       rf"\frac{{\partial \phi}}{{\partial b}} = \mathbf{{1}}^{{\top}} G, \quad "
                       rf"\frac{{\partial \phi}}{{\partial X}} = {latex(dX)}",
         "closed_form": r"\frac{\partial L}{\partial w_{kj}} = \sum_i x_{ik}\, g_{ij}, \qquad "

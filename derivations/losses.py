@@ -70,7 +70,7 @@ def _build_cce() -> Symbolic:
               all_zero(grad - closed)),
     ]
     latex_ = {
-        "forward": rf"L = \frac{{1}}{{N}} \sum_{{i=1}}^{{N}} \sum_{{j=1}}^{{J}} {latex(term(Y_IJ, YHAT_IJ))}",
+        "forward": rf"L = -\frac{{1}}{{N}} \sum_{{i=1}}^{{N}} \sum_{{j=1}}^{{J}} {latex(-term(Y_IJ, YHAT_IJ))}",
         "derivative": rf"\frac{{\partial L}}{{\partial \hat{{y}}_{{ij}}}} = {latex(d_elem)}",
         "closed_form": rf"\frac{{\partial L}}{{\partial \hat{{y}}_{{ij}}}} = {latex(closed_elem)}, \qquad "
                        rf"\hat{{y}}_{{ij}} \leftarrow \operatorname{{clip}}(\hat{{y}}_{{ij}}, 10^{{-7}}, 1 - 10^{{-7}})",
@@ -295,7 +295,7 @@ def _build_sigmoid_bce() -> Symbolic:
         "forward": rf"L = \frac{{1}}{{N J}} \sum_{{i,j}} \Bigl[{latex(_bce_term(Y_IJ, sigma(Z_IJ)))}\Bigr],"
                    r" \qquad \sigma(z) = \frac{1}{1 + e^{-z}}",
         "derivative": rf"\frac{{\partial L}}{{\partial z_{{ij}}}} = {latex(d_elem)}",
-        "closed_form": rf"\frac{{\partial L}}{{\partial z_{{ij}}}} = {latex((sigma(Z_IJ) - Y_IJ) / (N_SYM * J_SYM))}",
+        "closed_form": r"\frac{\partial L}{\partial z_{ij}} = \frac{\sigma(z_{ij}) - y_{ij}}{N J}",
     }
     fn = {"loss": lambdify([z, y], loss), "grad": lambdify([z, y], grad), "closed": lambdify([z, y], closed)}
     return Symbolic(latex_, proofs, fn)
@@ -353,8 +353,6 @@ def _build_mse() -> Symbolic:
     yh_real = sp.Symbol("yhat_ij", real=True)
     per_elem = term(Y_IJ, yh_real) / (N_SYM * J_SYM)
     d_elem = sp.diff(per_elem, yh_real)
-    with sp.evaluate(False):
-        closed_elem_shown = -2 * (Y_IJ - yh_real) / (N_SYM * J_SYM)
     closed_elem = -2 * (Y_IJ - yh_real) / (N_SYM * J_SYM)
     yhat, y = matrix("yhat", *REG_SHAPE), matrix("y", *REG_SHAPE)
     n, j = REG_SHAPE
@@ -368,7 +366,7 @@ def _build_mse() -> Symbolic:
     latex_ = {
         "forward": rf"L = \frac{{1}}{{N}} \sum_{{i=1}}^{{N}} \frac{{1}}{{J}} \sum_{{j=1}}^{{J}} {latex(term(Y_IJ, yh_real))}",
         "derivative": rf"\frac{{\partial L}}{{\partial \hat{{y}}_{{ij}}}} = {latex(d_elem)}",
-        "closed_form": rf"\frac{{\partial L}}{{\partial \hat{{y}}_{{ij}}}} = {latex(closed_elem_shown)}",
+        "closed_form": r"\frac{\partial L}{\partial \hat{y}_{ij}} = -\frac{2}{N J}\left(y_{ij} - \hat{y}_{ij}\right)",
     }
     fn = {"loss": lambdify([yhat, y], loss), "grad": lambdify([yhat, y], grad)}
     return Symbolic(latex_, proofs, fn)
@@ -420,7 +418,7 @@ def _build_mae() -> Symbolic:
     latex_ = {
         "forward": rf"L = \frac{{1}}{{N}} \sum_{{i=1}}^{{N}} \frac{{1}}{{J}} \sum_{{j=1}}^{{J}} {latex(term(Y_IJ, yh_real))}",
         "derivative": rf"\frac{{\partial L}}{{\partial \hat{{y}}_{{ij}}}} = {latex(d_elem)}",
-        "closed_form": rf"\frac{{\partial L}}{{\partial \hat{{y}}_{{ij}}}} = {latex(closed_elem)}"
+        "closed_form": rf"\frac{{\partial L}}{{\partial \hat{{y}}_{{ij}}}} = {latex(closed_elem, order='none')}"
                        r" \qquad \text{(the book codes } \operatorname{sign}(y_{ij} - \hat{y}_{ij})\text{: wrong sign)}",
     }
     fn = {"loss": lambdify([yhat, y], loss), "grad": lambdify([yhat, y], grad),

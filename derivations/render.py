@@ -81,8 +81,8 @@ def render_markdown(name: str, *, heading_level: int = 1) -> str:
     out += [f'!!! {admonition} "Result: {verdict}"', "",
             f"    {'Every statement proved' if result.proved else 'A proof failed'}; largest error "
             f"against nnref {format_error(result.max_error)} (tolerance {result.tolerance:.0e}). "
-            f"Computed when this page was built, in {result.seconds:.2f} s after "
-            f"{d.symbolic.seconds:.2f} s of symbolic work.", ""]
+            f"Computed when this page was built: {d.symbolic.seconds:.2f} s of symbolic work, "
+            f"{result.seconds:.2f} s of numeric checks.", ""]
     if d.notes:
         out += [f"{h2} Notes", "", d.notes, ""]
     return "\n".join(out)
