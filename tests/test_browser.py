@@ -80,21 +80,22 @@ def server(built_site):
 
 @pytest.fixture(scope="module")
 def browser():
-    """A headless Debian chromium."""
+    """One browser context (1280x900) of a headless Debian chromium, shared so pages reuse cached assets."""
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
+        context = b.new_context(viewport={"width": 1280, "height": 900})
+        yield context
+        context.close()
         b.close()
 
 
 class Visit:
     """One page load with everything the page asked the network and console for."""
 
-    def __init__(self, browser, url: str, allowed_host: str | None):
+    def __init__(self, context, url: str, allowed_host: str | None):
         self.console_errors: list[str] = []
         self.foreign_requests: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
+        self.page = context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         self.page.on("pageerror", lambda e: self.console_errors.append(f"uncaught: {e}"))
 
@@ -111,7 +112,7 @@ class Visit:
         self.page.goto(url, wait_until="load")
 
     def close(self):
-        self.context.close()
+        self.page.close()
 
 
 def _site_pages(site: Path) -> list[str]:

@@ -9,7 +9,8 @@
   anyone writing a page for it.
 * The **Derivations** section gets one generated page per entry of the
   ``derivations`` registry; each page's Markdown is ``render_markdown(name)``,
-  computed at build time (see ``derivation_pages`` below).
+  computed at build time, and a derivation whose proof or numeric check fails
+  fails the (strict) build.
 
 Registered in ``mkdocs.yml`` under ``hooks:``.
 """
@@ -63,31 +64,17 @@ def chapter_nav(config) -> list[dict[str, str]]:
 
 def derivation_pages(config) -> list[tuple[str, str, str]]:
     """(nav title, page path, markdown) for every registered derivation."""
-    try:
-        derivations = _import_from_project(config, "derivations")
-    except ModuleNotFoundError as exc:
-        if exc.name != "derivations":
-            raise
-        derivations = None
-    if derivations is None or getattr(derivations, "__file__", None) is None:
-        # Absent, or an empty directory (a namespace package): nothing to render yet.
-        log.info("no derivations package: the Derivations section has only its overview")
-        return []
+    derivations = _import_from_project(config, "derivations")
     pages = []
-    for name, title in _derivation_entries(derivations):
+    for name in derivations.names():
+        deriv = derivations.get(name)
         markdown = derivations.render_markdown(name)
-        pages.append((title, f"{DERIVATIONS_DIR}/{name}.md", markdown))
+        result = deriv.run()  # memoised: the run render_markdown just made
+        if not result.passed:
+            # a warning fails the strict build: the page would show a failed check
+            log.warning(f"derivation {name!r} failed its proof or numeric check; see `python -m derivations {name}`")
+        pages.append((deriv.title, f"{DERIVATIONS_DIR}/{name}.md", markdown))
     return pages
-
-
-def _derivation_entries(derivations) -> list[tuple[str, str]]:
-    """(name, title) pairs from the derivations registry, in registry order."""
-    registry = derivations.REGISTRY
-    entries = []
-    for name, entry in registry.items():
-        title = getattr(entry, "title", None) or name.replace("_", " ").capitalize()
-        entries.append((name, title))
-    return entries
 
 
 def api_pages(config) -> list[tuple[str, str, str]]:
