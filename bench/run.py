@@ -19,19 +19,22 @@ one, or runs :func:`quick` while it builds.
 from __future__ import annotations
 
 import os
+import sys
 
-# One BLAS thread, set before numpy is first imported (see notes/performance.md:
-# on this shared 2-core machine two threads make batch-128 matmuls far slower).
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+# One BLAS thread, set before numpy is first imported (on a shared 2-core
+# machine two threads made batch-128 matmuls many times slower). When numpy is
+# already loaded (the site build imports this module) threadpoolctl does it.
+if "numpy" not in sys.modules:
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -39,21 +42,26 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
+if str(ROOT) not in sys.path:  # run as a script from a fresh clone: use this checkout's nnref
     sys.path.insert(0, str(ROOT))
-if str(ROOT / "bench") not in sys.path:
-    sys.path.insert(0, str(ROOT / "bench"))
 
 import nnref  # noqa: E402
 from nnref.model import Model  # noqa: E402
-from bookstyle import BookMLP  # noqa: E402
 
-try:  # numpy may already be loaded (inside mkdocs): limit its BLAS pool too
+if __package__:  # imported as bench.run (the site build)
+    from .bookstyle import BookMLP
+else:  # python bench/run.py: this file's folder is sys.path[0]
+    from bookstyle import BookMLP  # noqa: E402
+
+try:
     from threadpoolctl import threadpool_info, threadpool_limits
-
-    _LIMITS = threadpool_limits(limits=1)
 except ImportError:  # pragma: no cover - threadpoolctl is in the test extras
-    threadpool_info = None
+    threadpool_info = threadpool_limits = None
+
+
+def one_thread():
+    """A context in which numpy's BLAS uses one thread (a no-op without threadpoolctl)."""
+    return threadpool_limits(limits=1) if threadpool_limits is not None else contextlib.nullcontext()
 
 RESULTS = ROOT / "bench" / "results"
 SIZES = (784, 128, 128, 10)  # the chapter 19 model
@@ -553,9 +561,10 @@ def save(results, out_dir=RESULTS, stem="latest"):
 def quick(log=lambda *_: None):
     """A reduced run that takes a few seconds (for the site build); too small to judge the targets."""
     results = {"quick": True, "machine": machine_info()}
-    results["epoch"] = bench_epoch(rounds=1, n_samples=6_000, use_torch=False, log=log)
-    results["softmax"] = bench_softmax(batches=(128, 1024), min_time=0.02, log=log)
-    results["spiral"] = bench_spiral(epochs=501, rounds=1, log=log)
+    with one_thread():
+        results["epoch"] = bench_epoch(rounds=1, n_samples=6_000, use_torch=False, log=log)
+        results["softmax"] = bench_softmax(batches=(128, 1024), min_time=0.02, log=log)
+        results["spiral"] = bench_spiral(epochs=501, rounds=1, log=log)
     results["machine"]["load_after"] = list(os.getloadavg())
     results["targets"] = check_targets(results)
     return results
@@ -577,7 +586,8 @@ def main(argv=None):
 
     if args.what == "quick":
         results = quick(log=log)
-    else:
+        return _report(results, args)
+    with one_thread():
         results = {"quick": False, "machine": machine_info()}
         log(f"nnref benchmark, one thread; load average {os.getloadavg()}")
         if args.what in ("all", "epoch"):
@@ -594,6 +604,10 @@ def main(argv=None):
             results["memory"] = bench_memory(log=log)
         results["machine"]["load_after"] = list(os.getloadavg())
         results["targets"] = check_targets(results)
+    return _report(results, args)
+
+
+def _report(results, args):
     print()
     print(render_markdown(results))
     for t in results["targets"]:
