@@ -208,7 +208,9 @@ def _load_model(path: str):
         p = p / MODEL_FILE
     if not p.exists():
         raise UsageError(f"no model file at {p}")
-    return Model.load(p), p
+    model = Model.load(p)
+    model._log = None  # the command prints its own summary lines
+    return model, p
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
