@@ -169,7 +169,9 @@ def _build_softmax_cce() -> Symbolic:
     where=LEGEND + r"; $z_{ij}$ are the logits and $s_{ij}$ their softmax.",
     notes="The simplification needs the targets of a sample to sum to 1 (one-hot rows do); without "
           "that constraint SymPy's gradient is $s_{ij} \\sum_k y_{ik} - y_{ij}$, which the second "
-          "proof confirms. The fused gradient needs no division, so it stays finite for any "
+          "proof confirms. nnref's fused `backward` turns 2-D targets into class indices (argmax), "
+          "so it is checked with one-hot rows only: for soft targets it would not give $(s - y)/N$. "
+          "The fused gradient needs no division, so it stays finite for any "
           "logits; the check includes a logit gap of 100 and compares the separately chained "
           "`Softmax` and `CategoricalCrossentropy` backward passes at moderate logits.",
 )
