@@ -1,0 +1,211 @@
+"""The speed-ups of issue 6 change no result: in-place Adam, float32 training, the Model's shortcuts.
+
+No test here is timed; speed is measured only by ``bench/run.py``. These tests
+pin that what makes nnref fast leaves what it computes alone:
+
+* Adam through reused work arrays gives the same bits as the textbook formula
+  with fresh temporaries;
+* the Model (first layer without an input gradient, checks switched off,
+  batches as views) trains exactly the weights of a plain chapter-by-chapter
+  loop, and those of the book-style code of the benchmark;
+* float32 training reaches the accuracy of float64 training within a stated
+  tolerance;
+* an epoch's peak memory stays near the size of the data.
+"""
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import nnref
+from nnref.data import spiral_data
+from nnref.model import Model
+
+from bench.bookstyle import BookMLP
+
+
+class _Params:
+    """A stand-in layer: just the attributes an optimizer reads and writes."""
+
+    trainable = True
+
+    def __init__(self, weights, biases):
+        self.weights, self.biases = weights, biases
+        self.dweights = self.dbiases = None
+
+
+def _adam_reference(params, grads, state, t, lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
+    """Adam written with fresh temporaries, the expression order of chapter 10."""
+    for i, (p, g) in enumerate(zip(params, grads)):
+        m, v = state[i]
+        m *= beta_1
+        m += (1 - beta_1) * g
+        v *= beta_2
+        v += (1 - beta_2) * g**2
+        p += -lr * (m / (1 - beta_1 ** (t + 1))) / (np.sqrt(v / (1 - beta_2 ** (t + 1))) + eps)
+
+
+@pytest.mark.parametrize("param_dtype, grad_dtype",
+                         [(np.float32, np.float32), (np.float64, np.float64), (np.float32, np.float64)])
+def test_in_place_adam_is_bit_identical_to_fresh_temporaries(param_dtype, grad_dtype):
+    """Adam's out= buffers reproduce the fresh-temporary formula bit for bit, also with mixed dtypes."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((7, 5)).astype(param_dtype)
+    b = rng.standard_normal((1, 5)).astype(param_dtype)
+    layer = _Params(w.copy(), b.copy())
+    optimizer = nnref.Adam(learning_rate=0.05, decay=1e-2)
+    ref_params = [w.copy(), b.copy()]
+    ref_state = [(np.zeros_like(w), np.zeros_like(w)), (np.zeros_like(b), np.zeros_like(b))]
+    for t in range(40):
+        grads = [rng.standard_normal(w.shape).astype(grad_dtype), rng.standard_normal(b.shape).astype(grad_dtype)]
+        layer.dweights, layer.dbiases = grads
+        optimizer.pre_update_params()
+        optimizer.update_params(layer)
+        lr = optimizer.current_learning_rate
+        optimizer.post_update_params()
+        _adam_reference(ref_params, grads, ref_state, t, lr)
+    np.testing.assert_array_equal(layer.weights, ref_params[0])
+    np.testing.assert_array_equal(layer.biases, ref_params[1])
+    assert layer.weights.dtype == param_dtype
+    st = optimizer.state(layer)
+    np.testing.assert_array_equal(st["weight_momentums"], ref_state[0][0])
+    np.testing.assert_array_equal(st["weight_cache"], ref_state[0][1])
+
+
+def test_adam_work_arrays_are_not_shared_with_the_layer():
+    """The update's work arrays never alias parameters, gradients or optimizer state."""
+    layer = _Params(np.ones((3, 4)), np.zeros((1, 4)))
+    layer.dweights, layer.dbiases = np.full((3, 4), 0.5), np.full((1, 4), 0.5)
+    optimizer = nnref.Adam()
+    optimizer.update_params(layer)
+    owned = [layer.weights, layer.biases, layer.dweights, layer.dbiases, *optimizer.state(layer).values()]
+    for buffer in optimizer._buffers.values():
+        assert not any(np.shares_memory(buffer, arr) for arr in owned)
+
+
+def _chapter19_model(sizes, seed, dtype=None):
+    rng = np.random.default_rng(seed)
+    model = Model(dtype=dtype, log=None)
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        model.add(nnref.Dense(n_in, n_out, rng=rng))
+        model.add(nnref.ReLU() if i < len(sizes) - 2 else nnref.Softmax())
+    model.set(loss=nnref.CategoricalCrossentropy(), optimizer=nnref.Adam(decay=1e-3),
+              accuracy=nnref.CategoricalAccuracy())
+    model.finalize()
+    return model
+
+
+def _teacher_data(n, n_features, n_classes, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, n_features), dtype=dtype)  # drawn in its dtype: no float64 temporary
+    X *= 2
+    X -= 1
+    y = np.argmax(X @ rng.standard_normal((n_features, n_classes)).astype(dtype), axis=1)
+    return X, y
+
+
+def test_model_trains_the_weights_of_a_plain_layer_by_layer_loop():
+    """Model.train (no first dinputs, checks off, views) gives bit-identical weights to the chapter 9-10 loop."""
+    sizes, batch = (12, 16, 16, 4), 32
+    X, y = _teacher_data(200, sizes[0], sizes[-1], dtype=np.float64)
+    model = _chapter19_model(sizes, seed=3)
+    model.train(X, y, epochs=2, batch_size=batch)
+
+    rng = np.random.default_rng(3)
+    dense = [nnref.Dense(a, b, rng=rng) for a, b in zip(sizes[:-1], sizes[1:])]
+    relus = [nnref.ReLU(), nnref.ReLU()]
+    head = nnref.SoftmaxCategoricalCrossentropy()
+    optimizer = nnref.Adam(decay=1e-3)
+    for _ in range(2):
+        for start in range(0, len(X), batch):
+            xb, yb = X[start:start + batch], y[start:start + batch]
+            out = relus[1].forward(dense[1].forward(relus[0].forward(dense[0].forward(xb))))
+            head.forward(dense[2].forward(out), yb)
+            head.backward(head.output, yb)
+            dvalues = dense[2].backward(head.dinputs)
+            dvalues = dense[1].backward(relus[1].backward(dvalues))
+            dense[0].backward(relus[0].backward(dvalues))
+            optimizer.pre_update_params()
+            for layer in dense:
+                optimizer.update_params(layer)
+            optimizer.post_update_params()
+    for mine, plain in zip(model.trainable_layers, dense):
+        np.testing.assert_array_equal(mine.weights, plain.weights)
+        np.testing.assert_array_equal(mine.biases, plain.biases)
+
+
+def test_model_float64_matches_the_book_style_code_of_the_benchmark():
+    """In float64, nnref's Model and bench/bookstyle.py (the book's habits) train the same weights to 1e-12."""
+    sizes, batch = (20, 16, 16, 5), 25
+    X, y = _teacher_data(300, sizes[0], sizes[-1], dtype=np.float32)
+    model = _chapter19_model(sizes, seed=5, dtype=np.float64)
+    model.train(X, y, epochs=2, batch_size=batch)
+    book = BookMLP(sizes, learning_rate=0.001, decay=1e-3, seed=5)
+    for _ in range(2):
+        book.train_epoch(X, y, batch)
+    for mine, theirs in zip(model.trainable_layers, book.dense_layers):
+        np.testing.assert_allclose(mine.weights, theirs.weights, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(mine.biases, theirs.biases, rtol=1e-12, atol=1e-15)
+
+
+def test_float32_training_everything_stays_float32():
+    """float32 data: outputs, gradients, parameters and Adam's state are all float32 (no silent upcast)."""
+    X, y = _teacher_data(64, 8, 3)
+    model = _chapter19_model((8, 16, 3), seed=0)
+    model.train(X, y, epochs=1, batch_size=16)
+    for layer in model.trainable_layers:
+        for arr in (layer.weights, layer.biases, layer.dweights, layer.dbiases, layer.output,
+                    *model.optimizer.state(layer).values()):
+            assert arr.dtype == np.float32
+    for layer in model.layers[1:]:
+        assert layer.dinputs.dtype == np.float32
+
+
+# float32 and float64 runs start from the same weights and follow the same
+# equations; rounding makes their trajectories drift apart slowly, so the
+# final accuracies may differ by a few points and the losses a little.
+ACCURACY_TOLERANCE = 0.04
+LOSS_TOLERANCE = 0.05
+
+
+@pytest.mark.slow
+def test_float32_training_reaches_float64_accuracy_on_spiral_data():
+    """Chapter 10's spiral run, 1000 epochs of Adam: float32 ends within 0.04 accuracy and 0.05 loss of float64."""
+    state = np.random.get_state()
+    np.random.seed(0)
+    X, y = spiral_data(samples=100, classes=3)
+    np.random.set_state(state)
+    results = {}
+    for dtype in (np.float64, np.float32):
+        rng = np.random.default_rng(0)
+        model = Model(dtype=dtype, log=None)
+        model.add(nnref.Dense(2, 64, rng=rng))
+        model.add(nnref.ReLU())
+        model.add(nnref.Dense(64, 3, rng=rng))
+        model.add(nnref.Softmax())
+        model.set(loss=nnref.CategoricalCrossentropy(), optimizer=nnref.Adam(learning_rate=0.05, decay=5e-7),
+                  accuracy=nnref.CategoricalAccuracy())
+        model.finalize()
+        history = model.train(X, y, epochs=1000, print_every=1000).as_dict()
+        results[dtype] = (history["accuracy"][-1], history["data_loss"][-1])
+        assert model.trainable_layers[0].weights.dtype == dtype
+    (acc64, loss64), (acc32, loss32) = results[np.float64], results[np.float32]
+    assert acc64 > 0.8  # the run learns at all, otherwise agreement would mean nothing
+    assert abs(acc32 - acc64) <= ACCURACY_TOLERANCE, results
+    assert abs(loss32 - loss64) <= LOSS_TOLERANCE, results
+
+
+def test_epoch_peak_memory_stays_near_the_data_size():
+    """An epoch allocates no copy of the data: tracemalloc's peak is under 1.5 × (data + parameters)."""
+    tracemalloc.start()
+    try:
+        X, y = _teacher_data(20_000, 64, 10)
+        model = _chapter19_model((64, 32, 10), seed=0)
+        model.train(X, y, epochs=1, batch_size=128)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    params = sum(w.nbytes + b.nbytes for w, b in model.get_parameters())
+    assert peak <= 1.5 * (X.nbytes + y.nbytes + params), (peak, X.nbytes)
