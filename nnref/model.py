@@ -259,6 +259,7 @@ class Model:
             # A new loss must learn the trainable layers and the combined backward may change.
             self.finalize()
 
+    # --8<-- [start:model_finalize]
     def finalize(self) -> None:
         """Link the layers and choose how the loss gradient enters them (chapter 18).
 
@@ -291,6 +292,7 @@ class Model:
             if hasattr(layer, "compute_dinputs"):
                 layer.compute_dinputs = i > 0
         self._finalized = True
+    # --8<-- [end:model_finalize]
 
     @property
     def softmax_classifier_output(self):
@@ -299,6 +301,7 @@ class Model:
 
     # ------------------------------------------------------------------ passes
 
+    # --8<-- [start:model_passes]
     def forward(self, X: ArrayLike, training: bool = False) -> NDArray:
         """Run ``X`` through every layer; ``training`` switches dropout on (chapter 18).
 
@@ -341,6 +344,7 @@ class Model:
             layers = self.layers
         for layer in reversed(layers):
             dvalues = layer.backward(dvalues)
+    # --8<-- [end:model_passes]
 
     # ------------------------------------------------------------------ training
 
@@ -420,6 +424,7 @@ class Model:
                 bar.close()
         return history
 
+    # --8<-- [start:model_train_epoch]
     def _train_epoch(self, X, y, epoch, epochs, batch_size, train_steps, print_every, validation_data,
                      history, bar) -> None:
         """One epoch: the steps, the epoch numbers, and validation when it is due."""
@@ -475,6 +480,7 @@ class Model:
             # Chapter 18 prints validation once, after the last epoch; we also record it on the way.
             metrics = self._evaluate(*validation_data, batch_size=None, quiet=epoch != epochs)
             history._add_val(epoch, metrics)
+    # --8<-- [end:model_train_epoch]
 
     # ------------------------------------------------------------------ inference
 
@@ -505,6 +511,7 @@ class Model:
         X_val, y_val, _ = self._prepare(X_val, y_val, owner="Model.evaluate")
         return self._evaluate(X_val, y_val, batch_size=batch_size)
 
+    # --8<-- [start:model_evaluate]
     def _evaluate(self, X_val: NDArray, y_val: NDArray, *, batch_size: int | None, quiet: bool = False) -> Metrics:
         """:meth:`evaluate` on data already checked."""
         # Regression accuracy needs its precision band; a loaded model may not have one yet.
@@ -521,7 +528,9 @@ class Model:
         if not quiet:
             self.log(f"validation, acc: {metrics.accuracy:.3f}, loss: {metrics.loss:.3f}")
         return metrics
+    # --8<-- [end:model_evaluate]
 
+    # --8<-- [start:model_predict]
     def predict(self, X: ArrayLike, *, batch_size: int | None = None) -> NDArray:
         """The model's outputs for ``X``, with dropout off (chapter 22).
 
@@ -548,9 +557,11 @@ class Model:
         result = outputs[0] if len(outputs) == 1 else np.vstack(outputs)
         # Never hand back the caller's own array (a model of only element-wise layers may pass it through).
         return result.copy() if np.may_share_memory(result, X) else result
+    # --8<-- [end:model_predict]
 
     # ------------------------------------------------------------------ parameters
 
+    # --8<-- [start:model_parameters]
     def get_parameters(self) -> list[tuple[NDArray, NDArray]]:
         """``[(weights, biases), ...]`` of every trainable layer, as **copies** (chapter 21).
 
@@ -611,6 +622,7 @@ class Model:
         return persistence.load_model(path)
 
     # ------------------------------------------------------------------ helpers
+    # --8<-- [end:model_parameters]
 
     def log(self, message: str) -> None:
         """Emit one line of training output (``print`` unless the model was built with another ``log``)."""
