@@ -160,6 +160,7 @@ def _byte_limit(max_parameters: int) -> int:
     return 3 * 8 * max_parameters + 64 * _MAX_MEMBERS + _MAX_JSON_BYTES
 
 
+# --8<-- [start:is_pickle]
 def _is_pickle(data: bytes) -> bool:
     """True if ``data`` parses as a complete pickle stream. pickletools only reads opcodes; it runs nothing."""
     try:
@@ -167,6 +168,7 @@ def _is_pickle(data: bytes) -> bool:
     except Exception:
         return False
     return bool(ops) and ops[-1] == "STOP"
+# --8<-- [end:is_pickle]
 
 
 def _not_a_zip_message(data: bytes, owner: str, path: Any) -> str:
@@ -271,6 +273,7 @@ def _trainable(model: Any, owner: str) -> list:
 # ======================================================================
 # Parameters only (.npz)
 # ======================================================================
+# --8<-- [start:parameters_io]
 def save_parameters(model: Any, path: str | os.PathLike) -> None:
     """Write the weights and biases of every trainable layer to a ``.npz`` file.
 
@@ -324,6 +327,7 @@ def load_parameters(model: Any, path: str | os.PathLike | BinaryIO) -> None:
     loaded = {name: _read_npy(zf, members[name], shape, owner) for name, shape in expected.items()}
     for i, layer in enumerate(layers):
         layer.set_parameters(loaded[f"weights_{i}.npy"], loaded[f"biases_{i}.npy"])
+# --8<-- [end:parameters_io]
 
 
 # ======================================================================
@@ -433,6 +437,7 @@ def _describe_model(model: Any) -> tuple[dict, dict[str, NDArray]]:
     return spec, arrays
 
 
+# --8<-- [start:save_model]
 def save_model(model: Any, path: str | os.PathLike) -> None:
     """Save a whole model (architecture, parameters, loss, accuracy, optimizer state) to ``path``.
 
@@ -459,6 +464,7 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
             info.external_attr = 0o644 << 16
             zf.writestr(info, payload)
     _write_atomic(Path(path), _seal(buf.getvalue()))
+# --8<-- [end:save_model]
 
 
 # ---------------------------------------------------------------------- loading
