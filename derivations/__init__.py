@@ -29,7 +29,7 @@ from ._core import DEFAULT_TOLERANCE, REGISTRY, Comparison, Derivation, Proof, R
 
 # Importing the topic modules registers their derivations.
 from . import activations, layers, losses, optimizers  # noqa: E402,F401  (registration side effect)
-from .render import format_error, render_markdown, render_table  # noqa: E402
+from .render import format_error, render_markdown, render_summary_markdown, render_table  # noqa: E402
 
 __all__ = [
     "REGISTRY",
@@ -43,6 +43,7 @@ __all__ = [
     "run_all",
     "mixed_error",
     "render_markdown",
+    "render_summary_markdown",
     "render_table",
     "format_error",
 ]

@@ -5,7 +5,7 @@ from typing import Iterable
 
 from ._core import REGISTRY, Derivation, Result
 
-__all__ = ["render_markdown", "render_table", "format_error"]
+__all__ = ["render_markdown", "render_summary_markdown", "render_table", "format_error"]
 
 _SECTIONS = (
     ("forward", "Forward pass"),
@@ -103,3 +103,30 @@ def render_table(results: Iterable[Result], *, width: int = 46) -> str:
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def render_summary_markdown(*, link_prefix: str = "") -> str:
+    """A Markdown table of every derivation with its check result, for an overview page.
+
+    Parameters
+    ----------
+    link_prefix : str, default ""
+        Prepended to ``<name>.md`` in each link; the default suits a page that
+        sits next to the derivation pages (``docs/derivations/index.md``).
+
+    Returns
+    -------
+    str
+        One row per derivation in chapter order: linked title, chapter,
+        closed form (as code), largest error against nnref, and pass/fail,
+        followed by a one-line total.
+    """
+    results = [d.run() for d in REGISTRY.values()]
+    out = ["| derivation | chapter | closed form | max error vs nnref | result |", "|---|---|---|---|---|"]
+    for r in results:
+        d = REGISTRY[r.name]
+        out.append(f"| [{d.title}]({link_prefix}{d.name}.md) | {d.chapter} | `{d.closed_form_text}` | "
+                   f"{format_error(r.max_error)} | {'pass' if r.passed else '**FAIL**'} |")
+    passed = sum(r.passed for r in results)
+    out += ["", f"{passed} of {len(results)} derivations proved and matched against nnref when this page was built."]
+    return "\n".join(out)

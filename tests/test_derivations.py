@@ -275,3 +275,21 @@ def test_running_inside_book_mode_is_reported_not_miscompared():
         result = derivations.get("dense").run(cache=False)
     assert not result.passed and "book_mode" in "\n".join(result.details)
     assert derivations.get("dense").run(cache=False).passed
+
+
+def test_summary_markdown_links_every_page():
+    """The overview table links each derivation page and reports every result."""
+    table = derivations.render_summary_markdown()
+    for d in derivations.REGISTRY.values():
+        assert f"]({d.name}.md) | {d.chapter} |" in table
+    assert f"{len(EXPECTED)} of {len(EXPECTED)} derivations proved" in table
+    assert "](../derivations/relu.md)" in derivations.render_summary_markdown(link_prefix="../derivations/")
+
+
+def test_cli_list_names_every_derivation(capsys):
+    """`python -m derivations --list` prints every name without running the checks."""
+    from derivations.__main__ import main
+
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(re.search(rf"^{name}\s+chapter", out, re.M) for name in EXPECTED)
