@@ -293,3 +293,59 @@ def test_cli_list_names_every_derivation(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out
     assert all(re.search(rf"^{name}\s+chapter", out, re.M) for name in EXPECTED)
+
+
+def _scale_attr(attr):
+    """A post-hook that multiplies one gradient attribute by (1 + 1e-6)."""
+    def hook(obj, out, *args):
+        setattr(obj, attr, getattr(obj, attr) * (1 + 1e-6))
+        return getattr(obj, attr) if attr == "dinputs" else out
+    return hook
+
+
+def _mutations():
+    import nnref.activations as A
+    import nnref.layers as Ly
+    import nnref.losses as Lo
+    import nnref.optimizers as O
+
+    def nudge_weights(obj, out, layer, *args):
+        # Adam.update_params(layer): move the weights a relative 1e-4 past Adam's step
+        layer.weights *= 1 + 1e-4
+        return out
+
+    dinputs = _scale_attr("dinputs")
+    return {
+        "relu": (A.ReLU, "backward", dinputs),
+        "linear": (A.Linear, "backward", dinputs),
+        "sigmoid": (A.Sigmoid, "backward", dinputs),
+        "softmax_jacobian": (A.Softmax, "backward", dinputs),
+        "softmax_backward": (A.Softmax, "backward", dinputs),
+        "softmax_shift": (A.Softmax, "forward", _scale_attr("output")),
+        "cce": (Lo.CategoricalCrossentropy, "backward", dinputs),
+        "softmax_cce": (Lo.SoftmaxCategoricalCrossentropy, "backward", dinputs),
+        "bce": (Lo.BinaryCrossentropy, "backward", dinputs),
+        "sigmoid_bce": (Lo.SigmoidBinaryCrossentropy, "backward", dinputs),
+        "mse": (Lo.MeanSquaredError, "backward", dinputs),
+        "mae": (Lo.MeanAbsoluteError, "backward", dinputs),
+        "dense": (Ly.Dense, "backward", _scale_attr("dweights")),
+        "chain_rule": (Ly.Dense, "backward", dinputs),
+        "dropout": (Ly.Dropout, "backward", dinputs),
+        "l1": (Ly.Dense, "_add_regularization_gradients", _scale_attr("dweights")),
+        "l2": (Ly.Dense, "_add_regularization_gradients", _scale_attr("dweights")),
+        "adam_bias_correction": (O.Adam, "update_params", nudge_weights),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_slightly_wrong_nnref_fails_the_check(name, monkeypatch):
+    """Perturbing the code each derivation checks by a relative 1e-6 (1e-4 for Adam) makes it fail."""
+    cls, method, hook = _mutations()[name]
+    original = getattr(cls, method)
+
+    def mutated(self, *args, **kwargs):
+        return hook(self, original(self, *args, **kwargs), *args)
+
+    monkeypatch.setattr(cls, method, mutated)
+    result = derivations.get(name).run(cache=False)
+    assert not result.passed, "\n".join(result.details)
