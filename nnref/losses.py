@@ -147,7 +147,7 @@ class CategoricalCrossentropy(Loss):
         y_pred : array_like, shape (n_samples, n_classes)
             Probabilities (rows of a softmax).
         y_true : array_like, shape (n_samples,) or (n_samples, n_classes)
-            Class indices or one-hot rows.
+            Class indices, one-hot rows, or probability rows summing to 1.
         """
         y_pred = _predictions(y_pred, "CategoricalCrossentropy.forward")
         n_samples, n_classes = y_pred.shape
@@ -156,10 +156,12 @@ class CategoricalCrossentropy(Loss):
         if y.ndim == 1:
             # pick the probability given to the correct class in each row
             confidences = clipped[np.arange(n_samples), y]
-        else:
-            confidences = np.sum(clipped * y, axis=1)
-        # L = −log(ŷ of the correct class)  — chapter 5
-        return -np.log(confidences)
+            # L = −log(ŷ of the correct class)  — chapter 5
+            return -np.log(confidences)
+        # L = −Σ_j y_j log ŷ_j. For one-hot rows this is the book's −log Σ_j y_j ŷ_j
+        # to the last bit; for soft targets (rows summing to 1) it is the
+        # cross-entropy whose gradient backward computes, where the book's form is not.
+        return -np.sum(y * np.log(clipped), axis=1)
     # --8<-- [end:cce_forward]
 
     # --8<-- [start:cce_backward]
@@ -238,7 +240,11 @@ class SoftmaxCategoricalCrossentropy:
         y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes,
                          owner="SoftmaxCategoricalCrossentropy.backward")
         if y.ndim == 2:
-            y = np.argmax(y, axis=1)
+            # (ŷ − y) / N with the target rows themselves: exact for one-hot rows and
+            # for soft targets (rows summing to 1), which forward accepts too; the
+            # book's argmax would silently give the wrong gradient for soft targets.
+            self.dinputs = (dvalues - y.astype(dvalues.dtype, copy=False)) / n_samples
+            return self.dinputs
         # ŷ − y: subtract 1 at the correct class of each row  — chapter 9
         self.dinputs = dvalues.copy()
         self.dinputs[np.arange(n_samples), y] -= 1

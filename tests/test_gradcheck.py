@@ -119,6 +119,20 @@ def test_softmax_cce_combined(rng, one_hot):
     assert check_combined(nnref.SoftmaxCategoricalCrossentropy(), rng.standard_normal((8, 3)), y).passed
 
 
+def test_cce_soft_targets(rng):
+    """CCE with soft target rows: forward is -sum(y log y_hat), consistent with backward's -y/y_hat/N."""
+    y = rng.random((6, 4))
+    y /= y.sum(axis=1, keepdims=True)
+    assert check_loss(nnref.CategoricalCrossentropy(), probabilities(rng, (6, 4)), y).passed
+
+
+def test_softmax_cce_combined_soft_targets(rng):
+    """Softmax + CCE with soft target rows (summing to 1): the gradient is (y_hat - y)/N, not an argmax of y."""
+    y = rng.random((6, 3))
+    y /= y.sum(axis=1, keepdims=True)
+    assert check_combined(nnref.SoftmaxCategoricalCrossentropy(), rng.standard_normal((6, 3)), y).passed
+
+
 def test_bce(rng):
     """Binary cross-entropy with 0/1 and with soft targets."""
     y_pred = probabilities(rng, (5, 3))
