@@ -85,6 +85,9 @@ def class_labels(y: Any, *, n_samples: int, n_classes: int, owner: str) -> np.nd
             raise ValueError(f"{owner}: one-hot labels must have {n_classes} columns, got shape {y.shape}")
         if not np.isfinite(y).all():
             raise ValueError(f"{owner}: one-hot labels contain NaN or inf")
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{owner}: one-hot (or probability) labels must lie in [0, 1], "
+                             f"got values from {y.min()} to {y.max()}")
         return y
     if y.dtype.kind == "f":
         if not np.isfinite(y).all() or not np.all(y == np.round(y)):

@@ -140,6 +140,16 @@ def test_one_hot_wrong_width(owner, call):
 
 
 @pytest.mark.parametrize("owner, call", LOSS_LABEL_CALLS, ids=[c[0] for c in LOSS_LABEL_CALLS])
+def test_one_hot_values_outside_unit_interval(owner, call):
+    """2-D targets must be one-hot or probability rows: a -1 or a 2 is named with the range found."""
+    y = np.eye(3)[[0, 1, 2, 0]]
+    y[1, 1] = 2.0
+    y[2, 0] = -1.0
+    with _raises(ValueError, owner, "[0, 1]", "-1.0", "2.0"):
+        call(y)
+
+
+@pytest.mark.parametrize("owner, call", LOSS_LABEL_CALLS, ids=[c[0] for c in LOSS_LABEL_CALLS])
 def test_labels_of_wrong_type(owner, call):
     """String labels are a TypeError."""
     with _raises(TypeError, owner, "numbers"):
