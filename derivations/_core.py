@@ -213,12 +213,16 @@ class Derivation:
         Markdown paragraphs for the end of the page (conventions, errata).
     tolerance : float
         Tolerance on the mixed error of every comparison.
+    headings : dict, optional
+        Page headings that replace the defaults for ``forward``,
+        ``derivative`` or ``closed_form`` (Adam's page has a recurrence, not
+        a forward pass).
     """
 
     def __init__(self, name: str, *, title: str, chapter: int, summary: str, closed_form_text: str,
                  objects: Iterable[str], build: Callable[[], Symbolic],
                  check: Callable[[Symbolic, Checker], None], where: str = "", notes: str = "",
-                 tolerance: float = DEFAULT_TOLERANCE) -> None:
+                 tolerance: float = DEFAULT_TOLERANCE, headings: dict[str, str] | None = None) -> None:
         self.name = name
         self.title = title
         self.chapter = chapter
@@ -228,6 +232,7 @@ class Derivation:
         self.where = where
         self.notes = notes
         self.tolerance = tolerance
+        self.headings = dict(headings or {})
         self._build = build
         self._check = check
         self._symbolic: Symbolic | None = None

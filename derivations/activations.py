@@ -264,6 +264,7 @@ def _build_softmax_backward() -> Symbolic:
             "formula, so no $n \\times n$ matrix per sample is needed.",
     closed_form_text="dz = s * (g - sum(s * g))",
     objects=("nnref.activations.Softmax", "nnref.activations.softmax_backward_loop"),
+    headings={"forward": "What the backward pass must compute"},
     where=SOFTMAX_LEGEND + r"; $g$ is the row of `dvalues`.",
     notes="The book builds each sample's Jacobian in a Python loop and multiplies; nnref keeps that "
           "version as `softmax_backward_loop` and uses the element-wise form in `Softmax.backward`. "
@@ -316,6 +317,7 @@ def _build_softmax_shift() -> Symbolic:
             "why nnref may subtract the row maximum before exponentiating.",
     closed_form_text="softmax(z - max z) = softmax(z)",
     objects=("nnref.activations.Softmax",),
+    headings={"forward": "The identity", "derivative": "SymPy's derivative along the shift"},
     where=r"$c$ is any real constant added to every entry of the row $z$; the proofs run for $n = 2, 3, 4$.",
     notes="Subtracting the maximum makes every exponent $\\le 0$, so `exp` cannot overflow: logits "
           "around 1000 give the same probabilities as logits around 0. A zero derivative along "

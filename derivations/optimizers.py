@@ -60,6 +60,7 @@ def _build_adam() -> Symbolic:
             "$1 - \\beta^t$; dividing by it turns them into true weighted means of the gradients.",
     closed_form_text="mhat = m / (1 - b1^t), vhat = v / (1 - b2^t)",
     objects=("nnref.optimizers.Adam",),
+    headings={"forward": "The running averages", "derivative": "SymPy's unrolled and solved recurrence"},
     where=r"$g_t$ is the gradient at step $t$ (counted from 1), $\beta_1$, $\beta_2$ the decay rates, "
           r"$\eta$ the learning rate.",
     notes="This is not a derivative of a forward pass: it is the identity that justifies dividing "

@@ -53,7 +53,8 @@ def render_markdown(name: str, *, heading_level: int = 1) -> str:
     objects = ", ".join(f"`{o}`" for o in d.objects)
     out = [f"{h1} {d.title}", "", f"{d.summary}", "",
            f"*Chapter {d.chapter} · checks {objects} · `python -m derivations {d.name}`*", ""]
-    for key, heading in _SECTIONS:
+    for key, default in _SECTIONS:
+        heading = d.headings.get(key, default)
         out += [f"{h2} {heading}", "", "$$", d.latex[key], "$$", ""]
     if d.where:
         out += [f"Here {d.where}", ""]
