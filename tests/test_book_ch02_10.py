@@ -568,7 +568,13 @@ def test_ch10_stalled_sgd_log_is_reproduced_line_for_line(book_text):
         assert ours[epoch][1:] == (acc, loss, lr), f"epoch {epoch}: ours {ours[epoch]} vs book {(acc, loss, lr)}"
 
 
-FULL_RUNS = [0, 1, 5, 6, 8, 10]
+# Full 10,000-epoch runs cost 3-6 s each, so the final line is checked for the run
+# with the largest drift (SGD lr .85, which sets the tolerance) and one run of each
+# other optimizer. Final-epoch drift measured for all eleven runs (|acc|, |loss|):
+# SGD() .014/.026, SGD(.85) .054/.126, SGD(1e-2) exact, SGD(1e-3) .020/.010,
+# momentum .5 .020/.014, momentum .9 .024/.052, Adagrad .007/.006,
+# RMSprop(1e-4) .000/.002, RMSprop tuned .010/.017, Adam .02 .004/.002, Adam .05 .016/.000.
+FULL_RUNS = [1, 5, 6, 8, 10]
 
 
 @pytest.mark.slow
