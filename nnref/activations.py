@@ -132,8 +132,9 @@ class Softmax(_Activation):
         inputs = self._take_inputs(inputs)
         # e^(z - max z): same result, no overflow  — chapter 4
         exp_values = np.exp(inputs - np.max(inputs, axis=-1, keepdims=True))
-        # s = e^z / Σ e^z
-        self.output = exp_values / np.sum(exp_values, axis=-1, keepdims=True)
+        # s = e^z / Σ e^z, divided in place (exp_values is a fresh array of ours)
+        exp_values /= np.sum(exp_values, axis=-1, keepdims=True)
+        self.output = exp_values
         return self.output
     # --8<-- [end:softmax_forward]
 

@@ -177,8 +177,11 @@ class Dense:
             inputs = as_float_array(inputs, owner="Dense.forward")
             check_features(inputs, self.n_inputs, owner="Dense.forward")
         self.inputs = inputs
-        # Z = X·W + b  — chapter 3. np.dot (not @) so that nnfs.init()'s patch applies.
-        self.output = np.dot(inputs, self.weights) + self.biases
+        # Z = X·W + b  — chapter 3. np.dot (not @) so that nnfs.init()'s patch applies;
+        # b is added in place to the fresh product, which saves an array per call.
+        output = np.dot(inputs, self.weights)
+        output += self.biases
+        self.output = output
         return self.output
     # --8<-- [end:dense_forward]
 
