@@ -57,10 +57,13 @@ def test_in_place_adam_is_bit_identical_to_fresh_temporaries(param_dtype, grad_d
     layer = _Params(w.copy(), b.copy())
     optimizer = nnref.Adam(learning_rate=0.05, decay=1e-2)
     ref_params = [w.copy(), b.copy()]
-    ref_state = [(np.zeros_like(w), np.zeros_like(w)), (np.zeros_like(b), np.zeros_like(b))]
     for t in range(40):
         grads = [rng.standard_normal(w.shape).astype(grad_dtype), rng.standard_normal(b.shape).astype(grad_dtype)]
         layer.dweights, layer.dbiases = grads
+        if t == 0:  # the reference keeps its memory in the dtype the optimizer chose for its own
+            st = optimizer.state(layer)
+            ref_state = [(np.zeros_like(st["weight_momentums"]), np.zeros_like(st["weight_cache"])),
+                         (np.zeros_like(st["bias_momentums"]), np.zeros_like(st["bias_cache"]))]
         optimizer.pre_update_params()
         optimizer.update_params(layer)
         lr = optimizer.current_learning_rate
