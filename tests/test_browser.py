@@ -54,8 +54,10 @@ PAGE_PROBE = """() => {
     rendered: rendered,
     prose: prose,
     results: results.length,
-    emptyResults: results.filter(r => r.innerText.trim() === "").length,
-    hiddenResults: results.filter(r => r.offsetHeight === 0).length,
+    // textContent, not innerText: a solution folded in a closed <details> is
+    // present but not rendered, and that is fine
+    emptyResults: results.filter(r => r.textContent.trim() === "").length,
+    hiddenResults: results.filter(r => r.offsetHeight === 0 && !r.closest("details:not([open])")).length,
   };
 }"""
 

@@ -12,12 +12,19 @@
   computed at build time, and a derivation whose proof or numeric check fails
   fails the (strict) build.
 
+* Links to ``.md`` pages in Markdown **printed by executed blocks**
+  (markdown-exec renders it outside MkDocs' link handling) are rewritten to
+  the built pages here, and one that names no page fails the strict build,
+  just as a written link would.
+
 Registered in ``mkdocs.yml`` under ``hooks:``.
 """
 from __future__ import annotations
 
 import importlib
 import logging
+import posixpath
+import re
 import pkgutil
 import sys
 from pathlib import Path
@@ -113,3 +120,20 @@ def on_files(files: Files, config) -> Files:
             raise PluginError(f"{path}: a hand-written page clashes with a generated page of the same path")
         files.append(File.generated(config, path, content=markdown))
     return files
+
+
+# <a href="x.md"> or "../x/y.md#frag" left in the HTML: MkDocs has already
+# rewritten every link it saw, so these come from executed blocks' output.
+_MD_HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"#?:]+\.md)((?:#[^"]*)?)"')
+
+
+def on_page_content(html: str, page, config, files: Files) -> str:
+    def fix(m: re.Match) -> str:
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), m.group(2)))
+        file = files.get_file_from_path(target)
+        if file is None or not file.is_documentation_page():
+            log.warning(f"{page.file.src_uri}: a link to {m.group(2)!r} (printed by an executed block) names no page")
+            return m.group(0)
+        return f'{m.group(1)}{file.url_relative_to(page.file)}{m.group(3)}"'
+
+    return _MD_HREF.sub(fix, html)
