@@ -323,12 +323,15 @@ def bench_epoch(*, rounds=5, n_samples=N_SAMPLES, use_torch=True, log=print):
         "flops_nnref_does": flops_done,
         "nnref_gflops": nnref_gflops,
         "nnref_gflops_work_done": flops_done / seconds["nnref"] / 1e9,
-        "matmul_share": nnref_gflops / sgemm,
-        "vs_book": seconds["nnref"] / seconds["book-style"],
+        # per round, nnref's rate against the sgemm rate measured in that same round
+        "matmul_share": _median([flops_book / t / 1e9 / g for t, g in zip(times["nnref"], gemm)]),
+        # ratios are medians of the per-round ratios: both sides of a ratio ran in the same
+        # round, under the same load, so these are steadier than ratios of medians
+        "vs_book": _median([a / b for a, b in zip(times["nnref"], times["book-style"])]),
         "torch_note": note,
     }
     if "PyTorch" in seconds:
-        result["vs_torch"] = seconds["nnref"] / seconds["PyTorch"]
+        result["vs_torch"] = _median([a / b for a, b in zip(times["nnref"], times["PyTorch"])])
     return result
 
 
@@ -408,7 +411,8 @@ def bench_spiral(*, epochs=10_001, rounds=2, log=print):
         log(f"  round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in runs.items()))
     seconds = {k: _median(v) for k, v in runs.items()}
     return {"epochs": epochs, "rounds": rounds, "seconds": seconds, "all_seconds": runs,
-            "final_accuracy_loss": final, "vs_book": seconds["nnref"] / seconds["book-style"],
+            "final_accuracy_loss": final,
+            "vs_book": _median([a / b for a, b in zip(runs["nnref"], runs["book-style"])]),
             "dtype": str(X.dtype)}
 
 
@@ -485,18 +489,20 @@ def render_markdown(results):
         lines.append(f"**One epoch of the chapter 19 model** ({ep['n_samples']:,} float32 samples, batch {BATCH}, "
                      f"median of {ep['rounds']} alternating rounds):")
         lines.append("")
-        lines.append("| contender | seconds per epoch | nnref's time as a fraction | accuracy after the rounds |")
+        lines.append("| contender | median seconds per epoch | nnref's time / this one's (median over rounds) "
+                     "| accuracy after the rounds |")
         lines.append("|---|---:|---:|---:|")
+        all_seconds = ep["all_seconds"]
         for name, sec in ep["seconds"].items():
-            ratio = ep["seconds"]["nnref"] / sec
-            lines.append(f"| {name} | {sec:.3f} | {ratio:.2f}× | {ep['accuracy_after_all_epochs'][name]:.3f} |")
+            ratio = _median([a / b for a, b in zip(all_seconds["nnref"], all_seconds[name])])
+            lines.append(f"| {name} | {sec:.3f} | {ratio:.2f} | {ep['accuracy_after_all_epochs'][name]:.3f} |")
         if ep.get("torch_note"):
             lines.append("")
             lines.append(f"({ep['torch_note']}.)")
         lines.append("")
         lines.append(f"float32 matmul (2048 × 2048, one thread): **{ep['sgemm_gflops']:.1f} GFLOP/s**. "
                      f"nnref: {ep['nnref_gflops']:.1f} GFLOP/s counting the {ep['flops_book_count'] / 1e9:.1f} "
-                     f"GFLOP the book's code does per epoch ({ep['matmul_share']:.0%} of the matmul rate); "
+                     f"GFLOP the book's code does per epoch ({ep['matmul_share']:.0%} of the matmul rate, median over rounds); "
                      f"{ep['nnref_gflops_work_done']:.1f} GFLOP/s counting the "
                      f"{ep['flops_nnref_does'] / 1e9:.1f} GFLOP nnref actually does (it skips the first "
                      f"layer's input gradient).")
