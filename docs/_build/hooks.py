@@ -17,6 +17,10 @@
   the built pages here, and one that names no page fails the strict build,
   just as a written link would.
 
+* An executed block shown with ``source="block"`` that prints nothing (one
+  that only defines functions, say) would leave an empty result box under
+  its code; the box is dropped.
+
 Registered in ``mkdocs.yml`` under ``hooks:``.
 """
 from __future__ import annotations
@@ -127,6 +131,15 @@ def on_files(files: Files, config) -> Files:
 _MD_HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"#?:]+\.md)((?:#[^"]*)?)"')
 
 
+# markdown-exec's result box around no output: empty, or an empty text code
+# block (line anchors and whitespace only)
+_EMPTY_RESULT = re.compile(
+    r'<div class="result">\s*'
+    r'(?:<div class="highlight"><pre><span></span><code>(?:<a [^>]*></a>|\s)*</code></pre></div>\s*)?'
+    r'</div>'
+)
+
+
 def on_page_content(html: str, page, config, files: Files) -> str:
     def fix(m: re.Match) -> str:
         target = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), m.group(2)))
@@ -136,4 +149,5 @@ def on_page_content(html: str, page, config, files: Files) -> str:
             return m.group(0)
         return f'{m.group(1)}{file.url_relative_to(page.file)}{m.group(3)}"'
 
+    html = _EMPTY_RESULT.sub("", html)
     return _MD_HREF.sub(fix, html)
