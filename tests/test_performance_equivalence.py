@@ -212,3 +212,24 @@ def test_epoch_peak_memory_stays_near_the_data_size():
         tracemalloc.stop()
     params = sum(w.nbytes + b.nbytes for w, b in model.get_parameters())
     assert peak <= 1.5 * (X.nbytes + y.nbytes + params), (peak, X.nbytes)
+
+
+_F32_MAX = np.finfo(np.float32).max
+
+
+@pytest.mark.parametrize("values", [
+    np.ones((4, 3)),
+    np.array([1.0, np.nan]),
+    np.array([1.0, np.inf]),
+    np.array([np.inf, -np.inf]),  # the sum is NaN
+    np.array([-np.inf]),
+    np.array([_F32_MAX, _F32_MAX], dtype=np.float32),  # finite values whose sum overflows
+    np.array([60000, 60000], dtype=np.float16),
+    np.zeros((0, 3)),
+])
+def test_sum_based_finite_check_agrees_with_the_elementwise_one(values):
+    """The one-pass finite check used by validation answers exactly as np.isfinite(x).all()."""
+    from nnref._validate import all_finite
+
+    with np.errstate(all="raise"):  # and it warns about nothing, overflow included
+        assert all_finite(values) == bool(np.isfinite(values).all())
