@@ -74,9 +74,14 @@ class Optimizer:
         except KeyError:
             pass
         st: dict[str, NDArray] = {}
+        # The memory takes the wider of the parameter and gradient dtypes, as the
+        # book's arrays do when float64 targets meet float32 weights (chapter 17);
+        # a Model casts both to one dtype, so there this is simply that dtype.
+        w_dtype = np.result_type(layer.weights, layer.dweights)
+        b_dtype = np.result_type(layer.biases, layer.dbiases)
         for name in self.state_names:
-            st[f"weight_{name}"] = np.zeros_like(layer.weights)
-            st[f"bias_{name}"] = np.zeros_like(layer.biases)
+            st[f"weight_{name}"] = np.zeros_like(layer.weights, dtype=w_dtype)
+            st[f"bias_{name}"] = np.zeros_like(layer.biases, dtype=b_dtype)
         self._state[layer] = st
         return st
 

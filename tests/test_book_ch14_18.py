@@ -319,8 +319,8 @@ CH17_BOOK = [
     # (hidden layers, weight_scale, learning_rate, decay, epoch-0 line tail, epoch-100 line tail, exact?)
     (1, 0.01, 0.001, 0.0, "acc: 0.002, loss: 0.500", "acc: 0.003, loss: 0.346", True),
     (2, 0.01, 0.001, 0.0, "acc: 0.002, loss: 0.500", "acc: 0.003, loss: 0.187", True),
-    (2, 0.01, 0.01, 1e-3, "acc: 0.002, loss: 0.500", "acc: 0.027, loss: 0.061", False),
-    (2, 0.01, 0.05, 1e-3, "acc: 0.002, loss: 0.500", "acc: 0.087, loss: 0.031", False),
+    (2, 0.01, 0.01, 1e-3, "acc: 0.002, loss: 0.500", "acc: 0.027, loss: 0.061", True),
+    (2, 0.01, 0.05, 1e-3, "acc: 0.002, loss: 0.500", "acc: 0.087, loss: 0.031", True),
     (2, 0.1, 0.001, 0.0, "acc: 0.003, loss: 0.496", "acc: 0.005, loss: 0.114", True),
     (2, 0.1, 0.01, 1e-3, "acc: 0.003, loss: 0.496", "acc: 0.065, loss: 0.011", True),
     (2, 0.1, 0.05, 1e-3, "acc: 0.003, loss: 0.496", "acc: 0.016, loss: 0.008", True),
@@ -330,12 +330,12 @@ CH17_BOOK = [
 
 @pytest.mark.parametrize("hidden, scale, lr, decay, book0, book100, exact", CH17_BOOK)
 def test_ch17_regression_first_epochs_match_book(hidden, scale, lr, decay, book0, book100, exact):
-    """Chapter 17 sine regression: epoch 0 exactly; epoch 100 exactly, or within 0.001 accuracy where it drifts.
+    """Chapter 17 sine regression: epochs 0 and 100 exactly as printed.
 
-    The two drifting runs differ by one sample in a thousand at epoch 100
-    (0.026 vs 0.027, 0.088 vs 0.087): our optimizer keeps its state in the
-    parameters' float32 where the book's state is promoted to float64 by the
-    float64 targets.
+    These match only because the optimizer's memory takes the wider of the
+    parameter and gradient dtypes, as the book's arrays do when float64 targets
+    meet float32 weights; with float32 memory two runs drift by one sample in a
+    thousand at epoch 100.
     """
     lines = chapter17(learning_rate=lr, decay=decay, weight_scale=scale, hidden_layers=hidden, epochs=100)
     assert lines[0].startswith(f"epoch: 0, {book0} ")
@@ -350,31 +350,26 @@ def test_ch17_regression_first_epochs_match_book(hidden, scale, lr, decay, book0
 
 @pytest.mark.slow
 def test_ch17_regression_with_01_init_reproduces_first_epochs():
-    """Chapter 17's final 1-64-64-1 run (0.1 init, Adam 0.005/1e-3): epochs 0-200 exactly, 300-400 within 0.003 (lines 10629-10640)."""
+    """Chapter 17's final 1-64-64-1 run (0.1 init, Adam 0.005/1e-3): epochs 0-400 exactly (lines 10629-10640)."""
     lines = chapter17(learning_rate=0.005, decay=1e-3, weight_scale=0.1, epochs=400)
     assert lines[200] == book_line(200, "0.242", "0.001", "0.001", "0.000", "0.004170141784820684")
-    assert_near_book(lines[300], book_line(300, "0.786", "0.000", "0.000", "0.000"),
-                     acc=0.003, loss=0.0)
-    assert_near_book(lines[400], book_line(400, "0.885", "0.000", "0.000", "0.000"),
-                     acc=0.003, loss=0.0)
+    assert lines[300].startswith(book_line(300, "0.786", "0.000", "0.000", "0.000"))
+    assert lines[400].startswith(book_line(400, "0.885", "0.000", "0.000", "0.000"))
     assert lines[400].endswith("lr: 0.0035739814152966403")
 
 
 @pytest.mark.slow
 def test_ch18_model_regression_matches_book():
-    """Chapter 18's first Model: epoch 100 exactly, epoch 200 within 0.001, epoch 10000 within FINAL_TOL (lines 12075-12082).
+    """Chapter 18's first Model: every printed line (epochs 100, 200, 9900, 10000) exactly (lines 12075-12082).
 
-    The book's whole log reproduces with the book's own code (book-notes); ours
-    departs at epoch 200 by one sample in a thousand for the optimizer-state
-    dtype reason given in the chapter 17 test.
+    Like chapter 17's logs, this reproduces only because the optimizer's memory
+    follows the book's dtype promotion (float64 targets, float32 weights).
     """
     lines, history = chapter18_regression()
     assert lines[0] == book_line(100, "0.006", "0.085", "0.085", "0.000", "0.004549590536851684")
-    assert_near_book(lines[1], book_line(200, "0.032", "0.035", "0.035", "0.000"),
-                     acc=0.001, loss=0.0)
-    assert lines[-1].endswith("lr: 0.00045458678061641964")
-    assert_near_book(lines[-1], book_line(10000, "0.970", "0.000", "0.000", "0.000"),
-                     acc=FINAL_TOL["acc"], loss=FINAL_TOL["loss"])
+    assert lines[1] == book_line(200, "0.032", "0.035", "0.035", "0.000", "0.004170141784820684")
+    assert lines[-2] == book_line(9900, "0.934", "0.000", "0.000", "0.000", "0.00045875768419121016")
+    assert lines[-1] == book_line(10000, "0.970", "0.000", "0.000", "0.000", "0.00045458678061641964")
     assert len(history) == 10000 and len(lines) == 100
 
 
