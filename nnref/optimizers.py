@@ -14,6 +14,7 @@ of inheriting stale state. Updates are done in place.
 """
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import CallOrderError, non_negative
+from .repro import book_mode_active
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam"]
 
@@ -264,6 +266,21 @@ class Adam(Optimizer):
       w \leftarrow w - \eta_t \frac{\hat{m}}{\sqrt{\hat{v}} + \epsilon}$$
 
     $\epsilon$ is added after the square root.
+
+    **How it is computed.** Inside :func:`nnref.book_mode` the update follows
+    the formula above operation for operation, so the book's numbers come out
+    to the last bit. Elsewhere the two bias corrections are folded into two
+    scalars, which saves two passes over every weight array per step
+    (about a fifth of Adam's time). With $c_1 = 1 - \beta_1^{t+1}$ and
+    $c_2 = 1 - \beta_2^{t+1}$, multiplying numerator and denominator by
+    $\sqrt{c_2}$ gives the same step:
+
+    $$\eta_t \frac{m / c_1}{\sqrt{v / c_2} + \epsilon}
+      = \underbrace{\eta_t \frac{\sqrt{c_2}}{c_1}}_{\hat{\eta}_t}
+        \frac{m}{\sqrt{v} + \underbrace{\epsilon \sqrt{c_2}}_{\hat{\epsilon}_t}}$$
+
+    The two forms differ only in rounding (a few units in the last place per
+    step; the tests bound it).
     """
 
     state_names = ("momentums", "cache")
@@ -283,6 +300,10 @@ class Adam(Optimizer):
         # bias corrections 1 − β^(t+1): the averages start at 0 and would be too small early on
         correction_1 = 1 - self.beta_1 ** (self.iterations + 1)
         correction_2 = 1 - self.beta_2 ** (self.iterations + 1)
+        book_formula = book_mode_active()
+        # the folded form's scalars (see Notes): η̂ = η √c2 / c1, ε̂ = ε √c2
+        step_size = lr * math.sqrt(correction_2) / correction_1
+        epsilon_hat = self.epsilon * math.sqrt(correction_2)
         for param, grad, m, v in (
             (layer.weights, layer.dweights, st["weight_momentums"], st["weight_cache"]),
             (layer.biases, layer.dbiases, st["bias_momentums"], st["bias_cache"]),
@@ -296,13 +317,20 @@ class Adam(Optimizer):
             # v ← β2 v + (1 − β2) g²
             v *= self.beta_2
             v += np.multiply(np.square(grad, out=scratch), 1 - self.beta_2, out=scratch)
-            # −η m̂, with m̂ = m / (1 − β1^(t+1))
-            step = np.divide(m, correction_1, out=self._scratch(m))
-            step *= -lr
-            # √v̂ + ε, with v̂ = v / (1 − β2^(t+1))
-            denominator = np.sqrt(np.divide(v, correction_2, out=self._scratch(v, 1)), out=self._scratch(v, 1))
-            denominator += self.epsilon
-            # w ← w − η m̂ / (√v̂ + ε)
-            step /= denominator
+            if book_formula:
+                # −η m̂, with m̂ = m / (1 − β1^(t+1))
+                step = np.divide(m, correction_1, out=self._scratch(m))
+                step *= -lr
+                # √v̂ + ε, with v̂ = v / (1 − β2^(t+1))
+                denominator = np.sqrt(np.divide(v, correction_2, out=self._scratch(v, 1)), out=self._scratch(v, 1))
+                denominator += self.epsilon
+                # w ← w − η m̂ / (√v̂ + ε)
+                step /= denominator
+            else:
+                # the same step folded: −η̂ m / (√v + ε̂), in one work array
+                step = np.sqrt(v, out=self._scratch(v))
+                step += epsilon_hat
+                np.divide(m, step, out=step)
+                step *= -step_size
             param += step
 # --8<-- [end:adam]
