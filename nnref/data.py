@@ -98,7 +98,7 @@ def vertical_data(samples: int, classes: int) -> tuple[NDArray, NDArray]:
 
 
 def sine_data(samples: int = 1000) -> tuple[NDArray, NDArray]:
-    """One period of a sine wave for regression (nnfs's generator).
+    r"""One period of a sine wave for regression (nnfs's generator).
 
     Introduced in chapter 17. Deterministic (no randomness).
 
@@ -111,7 +111,7 @@ def sine_data(samples: int = 1000) -> tuple[NDArray, NDArray]:
     X : ndarray, shape (samples, 1)
         Evenly spaced in $[0, 1)$.
     y : ndarray, shape (samples, 1)
-        $\\sin(2\\pi x)$.
+        $\sin(2\pi x)$.
     """
     return _nnfs_sine_data(samples)
 

@@ -187,17 +187,17 @@ class Dense:
 
     # --8<-- [start:dense_backward]
     def backward(self, dvalues: ArrayLike) -> NDArray:
-        """Gradients of the loss with respect to weights, biases and inputs.
+        r"""Gradients of the loss with respect to weights, biases and inputs.
 
         Parameters
         ----------
         dvalues : array_like, shape (n_samples, n_neurons)
-            $\\partial L / \\partial Z$, the gradient arriving from the next layer.
+            $\partial L / \partial Z$, the gradient arriving from the next layer.
 
         Returns
         -------
         dinputs : ndarray, shape (n_samples, n_inputs)
-            $\\partial L / \\partial X$ (``None`` if ``compute_dinputs`` is off).
+            $\partial L / \partial X$ (``None`` if ``compute_dinputs`` is off).
         """
         if self.inputs is None:
             raise CallOrderError("Dense.backward was called before Dense.forward")

@@ -1,4 +1,4 @@
-"""The Model: a list of layers trained, validated and used as one object.
+r"""The Model: a list of layers trained, validated and used as one object.
 
 Introduced in chapter 18 (``add``, ``set``, ``finalize``, ``train`` with
 validation), extended with batches and epoch-level numbers in chapter 19,
@@ -20,7 +20,7 @@ What differs from the book's ``Model`` (each point is tested):
 * the data are checked once, up front (2-D, finite, as many targets as
   samples, the right number of features); the per-call checks inside the
   layers are then switched off for the duration of the call, for speed;
-* the first layer skips computing $\\partial L / \\partial X$, which nothing uses;
+* the first layer skips computing $\partial L / \partial X$, which nothing uses;
 * the parameters follow the dtype of the data (float32 data train float32
   parameters, about twice as fast), or an explicit ``dtype``; inside
   :func:`nnref.book_mode` nothing is cast, so the book's numbers come out;
@@ -322,9 +322,9 @@ class Model:
         return output
 
     def backward(self, output: NDArray, y: ArrayLike) -> None:
-        """Send the loss gradient back through every layer (chapter 18).
+        r"""Send the loss gradient back through every layer (chapter 18).
 
-        With a combined output object, its gradient $(\\hat{y} - y)/N$ becomes
+        With a combined output object, its gradient $(\hat{y} - y)/N$ becomes
         the last layer's ``dinputs`` and the last layer's own backward is skipped.
 
         Parameters
