@@ -208,8 +208,7 @@ def _load_model(path: str):
         p = p / MODEL_FILE
     if not p.exists():
         raise UsageError(f"no model file at {p}")
-    model = Model.load(p)
-    model._log = None  # the command prints its own summary lines
+    model = Model.load(p, log=None)  # the command prints its own summary lines
     return model, p
 
 

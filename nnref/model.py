@@ -615,11 +615,14 @@ class Model:
         persistence.save_model(self, path)
 
     @staticmethod
-    def load(path: Any) -> "Model":
-        """Load a model saved by :meth:`save` (chapter 21). Nothing in the file can run code."""
+    def load(path: Any, *, log: Callable[[str], Any] | None = print) -> "Model":
+        """Load a model saved by :meth:`save` (chapter 21). Nothing in the file can run code.
+
+        ``log`` is the loaded model's ``log`` (see the class); ``None`` keeps it silent.
+        """
         from . import persistence
 
-        return persistence.load_model(path)
+        return persistence.load_model(path, log=log)
 
     # ------------------------------------------------------------------ helpers
     # --8<-- [end:model_parameters]

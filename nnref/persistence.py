@@ -35,7 +35,7 @@ import pickletools
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -528,7 +528,8 @@ def _build(cls: type, owner: str, where: str, *args: Any, **kwargs: Any) -> Any:
         raise ModelFileError(f"{owner}: {where}: {exc}") from exc
 
 
-def load_model(path: str | os.PathLike | BinaryIO, *, max_parameters: int = MAX_PARAMETERS) -> Any:
+def load_model(path: str | os.PathLike | BinaryIO, *, max_parameters: int = MAX_PARAMETERS,
+               log: Callable[[str], Any] | None = print) -> Any:
     """Load a model saved by :func:`save_model`, ready to ``predict``, ``evaluate`` or train on.
 
     Introduced in chapter 21. Nothing in the file can run code: ``model.json``
@@ -541,6 +542,10 @@ def load_model(path: str | os.PathLike | BinaryIO, *, max_parameters: int = MAX_
     max_parameters : int, default MAX_PARAMETERS
         Refuse files that describe more numbers (parameters plus optimizer
         state) than this, before allocating anything.
+    log : callable or None, default print
+        Where the loaded model sends its training and validation lines, as
+        for :class:`~nnref.model.Model`; ``None`` keeps it silent. It is not
+        stored in the file.
 
     Returns
     -------
@@ -714,7 +719,7 @@ def load_model(path: str | os.PathLike | BinaryIO, *, max_parameters: int = MAX_
     # ---- pass 3: construct; only a complete model leaves this function
     from .model import Model
 
-    model = Model(dtype=model_dtype)
+    model = Model(dtype=model_dtype, log=log)
     dense_layers = []
     for i, (kind, spec, extra) in enumerate(plan):
         where = f"layers[{i}]"

@@ -147,6 +147,26 @@ def test_model_without_optimizer_or_accuracy(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X_CLS), m.predict(X_CLS))
 
 
+
+def test_load_takes_the_models_log(tmp_path, capsys):
+    """Model.load and load_model pass ``log`` to the loaded model: a callable gets its lines, None silences it, print is the default."""
+    m = Model(log=None)
+    m.add(nnref.Dense(4, 3, rng=0))
+    m.add(nnref.Softmax())
+    m.set(loss=nnref.CategoricalCrossentropy(), accuracy=nnref.CategoricalAccuracy())
+    m.finalize()
+    m.save(tmp_path / "m.nnref")
+    lines = []
+    Model.load(tmp_path / "m.nnref", log=lines.append).evaluate(X_CLS, Y_CLS)
+    assert len(lines) == 1 and lines[0].startswith("validation, acc: ")
+    P.load_model(tmp_path / "m.nnref", log=None).evaluate(X_CLS, Y_CLS)
+    Model.load(tmp_path / "m.nnref", log=None).evaluate(X_CLS, Y_CLS)
+    assert capsys.readouterr().out == ""
+    Model.load(tmp_path / "m.nnref").evaluate(X_CLS, Y_CLS)
+    assert capsys.readouterr().out == lines[0] + "\n"
+    with pytest.raises(TypeError, match="log"):
+        Model.load(tmp_path / "m.nnref", log="quiet")
+
 def test_archive_layout_and_json(tmp_path):
     """The archive holds model.json (format, version, layers, loss, optimizer) and .npy arrays only."""
     model, _ = _trained("softmax_cce", "adam")
