@@ -127,6 +127,43 @@ def test_folded_adam_step_agrees_with_the_formula_step():
         np.testing.assert_allclose(steps[1], steps[0], rtol=2e-6, atol=0)
 
 
+def _adam_with_a_dead_column(steps, scope=contextlib.nullcontext):
+    """Adam on a float32 layer whose last column always gets a zero gradient (a dead ReLU unit)."""
+    rng = np.random.default_rng(2)
+    layer = _Params(rng.standard_normal((6, 4)).astype(np.float32), np.zeros((1, 4), np.float32))
+    optimizer = nnref.Adam(learning_rate=0.01)
+    with scope():
+        for t in range(steps):
+            grad = rng.standard_normal((6, 4)).astype(np.float32) * 1e-3
+            grad[:, -1] = 0 if t >= 5 else grad[:, -1]  # alive for five steps, then dead
+            layer.dweights, layer.dbiases = grad, np.zeros((1, 4), np.float32)
+            optimizer.pre_update_params()
+            optimizer.update_params(layer)
+            optimizer.post_update_params()
+    return layer, optimizer.state(layer)["weight_momentums"]
+
+
+def _subnormal_count(arr):
+    return int(np.count_nonzero((arr != 0) & (np.abs(arr) < np.finfo(arr.dtype).tiny)))
+
+
+def test_adam_flushes_stuck_subnormal_momentums_without_changing_the_weights(monkeypatch):
+    """Outside book_mode a dead unit's momentum ends at exactly 0, not stuck subnormal; the weights are the same bits."""
+    flushed_layer, flushed_m = _adam_with_a_dead_column(1200)
+    assert _subnormal_count(flushed_m) == 0
+    assert np.all(flushed_m[:, -1] == 0)
+    monkeypatch.setattr(nnref.optimizers, "SUBNORMAL_FLUSH_EVERY", 10**9)
+    plain_layer, plain_m = _adam_with_a_dead_column(1200)
+    assert _subnormal_count(plain_m) > 0  # without the flush they really do stick (else this test proves nothing)
+    np.testing.assert_array_equal(flushed_layer.weights, plain_layer.weights)
+
+
+def test_book_mode_adam_keeps_subnormal_momentums():
+    """Inside book_mode nothing is flushed: the momentums are exactly those of the book's formula."""
+    _, m = _adam_with_a_dead_column(1200, scope=nnref.book_mode)
+    assert _subnormal_count(m) > 0
+
+
 def _chapter19_model(sizes, seed, dtype=None):
     rng = np.random.default_rng(seed)
     model = Model(dtype=dtype, log=None)
