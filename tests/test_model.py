@@ -615,7 +615,7 @@ def test_save_and_load_delegate_to_persistence(monkeypatch, tmp_path):
     fake.save_parameters = lambda model, path: calls.append(("save_parameters", model, path))
     fake.load_parameters = lambda model, path: calls.append(("load_parameters", model, path))
     fake.save_model = lambda model, path: calls.append(("save_model", model, path))
-    fake.load_model = lambda path: calls.append(("load_model", path)) or "loaded"
+    fake.load_model = lambda path, *, log=print: calls.append(("load_model", path, log)) or "loaded"
     monkeypatch.setitem(sys.modules, "nnref.persistence", fake)
     monkeypatch.setattr(nnref, "persistence", fake, raising=False)
     model = classifier()
@@ -625,4 +625,4 @@ def test_save_and_load_delegate_to_persistence(monkeypatch, tmp_path):
     model.save(p)
     assert Model.load(p) == "loaded"
     assert calls == [("save_parameters", model, p), ("load_parameters", model, p), ("save_model", model, p),
-                     ("load_model", p)]
+                     ("load_model", p, print)]
