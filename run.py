@@ -69,10 +69,8 @@ def main(argv: list[str]) -> int:
     if task == "build":
         return sh(BIN / "mkdocs", "build", "--strict", check=False)
     if task == "serve":
-        code = sh(BIN / "mkdocs", "build", "--strict", check=False)
-        if code:
-            return code
-        return sh(BIN / "mkdocs", "serve", "--no-livereload", "-a", "127.0.0.1:8000", check=False)
+        # serve builds the site once, strictly, before it starts listening
+        return sh(BIN / "mkdocs", "serve", "--strict", "--no-livereload", "-a", "127.0.0.1:8000", check=False)
     return 0
 
 
