@@ -55,9 +55,11 @@ class Accuracy:
     def calculate(self, predictions: ArrayLike, y: ArrayLike) -> float:
         """Accuracy of one batch; also adds it to the epoch's running total."""
         comparisons = self.compare(np.asarray(predictions), np.asarray(y))
-        self.accumulated_sum += np.sum(comparisons)
+        # the mean of booleans is (number of True) / size: one count serves the batch and the epoch
+        correct = np.count_nonzero(comparisons)
+        self.accumulated_sum += correct
         self.accumulated_count += comparisons.size
-        return np.mean(comparisons)
+        return correct / comparisons.size
 
     def calculate_accumulated(self) -> float:
         """Accuracy over every batch since :meth:`new_pass`."""

@@ -131,10 +131,10 @@ class Softmax(_Activation):
         """
         inputs = self._take_inputs(inputs)
         # e^(z - max z): same result, no overflow  — chapter 4 (exp in place on the fresh difference)
-        exp_values = inputs - np.max(inputs, axis=-1, keepdims=True)
+        exp_values = inputs - inputs.max(axis=-1, keepdims=True)
         np.exp(exp_values, out=exp_values)
         # s = e^z / Σ e^z, divided in place (exp_values is a fresh array of ours)
-        exp_values /= np.sum(exp_values, axis=-1, keepdims=True)
+        exp_values /= exp_values.sum(axis=-1, keepdims=True)
         self.output = exp_values
         return self.output
     # --8<-- [end:softmax_forward]

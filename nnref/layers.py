@@ -207,7 +207,7 @@ class Dense:
         # dL/dW = X^T · G  — chapter 9
         self.dweights = np.dot(self.inputs.T, dvalues)
         # dL/db = sum of G over the samples  — chapter 9
-        self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
+        self.dbiases = dvalues.sum(axis=0, keepdims=True)
         self._add_regularization_gradients()
         # dL/dX = G · W^T  — chapter 9
         self.dinputs = np.dot(dvalues, self.weights.T) if self.compute_dinputs else None

@@ -49,6 +49,10 @@ class Loss:
     $$\lambda_1^{w} \sum |w| + \lambda_2^{w} \sum w^2 + \lambda_1^{b} \sum |b| + \lambda_2^{b} \sum b^2.$$
     """
 
+    #: Input validation of predictions and targets (shape, NaN/inf, label range).
+    #: A Model checks its data once per call and switches this off while it runs.
+    check_inputs = True
+
     def __init__(self) -> None:
         self.trainable_layers: list = []
         self.accumulated_sum = 0.0
@@ -62,6 +66,22 @@ class Loss:
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:  # pragma: no cover - abstract
         """Gradient of the mean loss with respect to the predictions."""
         raise NotImplementedError
+
+    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
+        """Check a whole dataset's targets once, for predictions of ``n_outputs`` columns.
+
+        A Model calls this before it trains or evaluates and, when it succeeds,
+        switches the per-batch checks off (:attr:`check_inputs`). Returns the
+        targets in the form the loss computes with. A loss that does not
+        implement it keeps checking every batch.
+        """
+        raise NotImplementedError
+
+    def _class_labels(self, y_true: ArrayLike, n_samples: int, n_classes: int, owner: str) -> NDArray:
+        """Checked class targets (see :func:`~nnref._validate.class_labels`); as given when checks are off."""
+        if not self.check_inputs:
+            return y_true
+        return class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
 
     def remember_trainable_layers(self, trainable_layers: Iterable) -> None:
         """Keep the layers whose penalties :meth:`regularization_loss` sums (chapter 18)."""
@@ -87,8 +107,12 @@ class Loss:
             Targets: class indices (n_samples,), one-hot rows, or values shaped like ``output``.
         """
         sample_losses = self.forward(output, y)
-        data_loss = np.mean(sample_losses)
-        self.accumulated_sum += np.sum(sample_losses)
+        # The mean from the one sum the epoch total needs anyway. np.mean computes
+        # exactly this: the sum in the losses' dtype, divided by n in float64,
+        # rounded back to that dtype (a test pins the equality bit for bit).
+        batch_sum = sample_losses.sum()
+        data_loss = batch_sum.dtype.type(float(batch_sum) / len(sample_losses))
+        self.accumulated_sum += batch_sum
         self.accumulated_count += len(sample_losses)
         if not include_regularization:
             return data_loss
@@ -115,7 +139,10 @@ class Loss:
 # --8<-- [end:loss]
 
 
-def _predictions(y_pred: ArrayLike, owner: str) -> NDArray:
+def _predictions(y_pred: ArrayLike, owner: str, check: bool = True) -> NDArray:
+    """The predictions as a float array, checked unless ``check`` is off (a Model's trusted data)."""
+    if not check:
+        return y_pred
     return as_float_array(y_pred, owner=owner, name="predictions")
 
 
@@ -138,6 +165,11 @@ class CategoricalCrossentropy(Loss):
     clipped value, as the book itself does for binary cross-entropy.
     """
 
+    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
+        """Class indices in ``[0, n_outputs)`` or rows of ``n_outputs`` values in [0, 1]."""
+        y = np.asarray(y_true)
+        return class_labels(y, n_samples=len(y), n_classes=n_outputs, owner=owner)
+
     # --8<-- [start:cce_forward]
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,).
@@ -149,15 +181,17 @@ class CategoricalCrossentropy(Loss):
         y_true : array_like, shape (n_samples,) or (n_samples, n_classes)
             Class indices, one-hot rows, or probability rows summing to 1.
         """
-        y_pred = _predictions(y_pred, "CategoricalCrossentropy.forward")
+        owner = "CategoricalCrossentropy.forward"
+        y_pred = _predictions(y_pred, owner, self.check_inputs)
         n_samples, n_classes = y_pred.shape
-        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner="CategoricalCrossentropy.forward")
-        clipped = np.clip(y_pred, CLIP, 1 - CLIP)
+        y = self._class_labels(y_true, n_samples, n_classes, owner)
         if y.ndim == 1:
-            # pick the probability given to the correct class in each row
-            confidences = clipped[np.arange(n_samples), y]
+            # pick the probability given to the correct class in each row, then clip it
+            # (clipping first and picking after gives the same numbers, on N×J values instead of N)
+            confidences = np.clip(y_pred[np.arange(n_samples), y], CLIP, 1 - CLIP)
             # L = −log(ŷ of the correct class)  — chapter 5
             return -np.log(confidences)
+        clipped = np.clip(y_pred, CLIP, 1 - CLIP)
         # L = −Σ_j y_j log ŷ_j. For one-hot rows this is the book's −log Σ_j y_j ŷ_j
         # to the last bit; for soft targets (rows summing to 1) it is the
         # cross-entropy whose gradient backward computes, where the book's form is not.
@@ -174,9 +208,10 @@ class CategoricalCrossentropy(Loss):
             The predictions ŷ the loss was computed on.
         y_true : array_like, shape (n_samples,) or (n_samples, n_classes)
         """
-        dvalues = _predictions(dvalues, "CategoricalCrossentropy.backward")
+        owner = "CategoricalCrossentropy.backward"
+        dvalues = _predictions(dvalues, owner, self.check_inputs)
         n_samples, n_classes = dvalues.shape
-        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner="CategoricalCrossentropy.backward")
+        y = self._class_labels(y_true, n_samples, n_classes, owner)
         if y.ndim == 1:
             # sparse labels → one-hot rows (np.eye is looked up at call time for nnfs)
             y = np.eye(n_classes, dtype=dvalues.dtype)[y]
@@ -207,6 +242,8 @@ class SoftmaxCategoricalCrossentropy:
     """
 
     trainable = False
+    #: See :attr:`Loss.check_inputs`.
+    check_inputs = True
 
     def __init__(self) -> None:
         self.activation = Softmax()
@@ -235,10 +272,10 @@ class SoftmaxCategoricalCrossentropy:
             The softmax outputs ŷ.
         y_true : array_like, shape (n_samples,) or (n_samples, n_classes)
         """
-        dvalues = _predictions(dvalues, "SoftmaxCategoricalCrossentropy.backward")
+        owner = "SoftmaxCategoricalCrossentropy.backward"
+        dvalues = _predictions(dvalues, owner, self.check_inputs)
         n_samples, n_classes = dvalues.shape
-        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes,
-                         owner="SoftmaxCategoricalCrossentropy.backward")
+        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner) if self.check_inputs else y_true
         if y.ndim == 2:
             # (ŷ − y) / N with the target rows themselves: exact for one-hot rows and
             # for soft targets (rows summing to 1), which forward accepts too; the
@@ -268,6 +305,17 @@ def _matching_targets(y_pred: NDArray, y_true: ArrayLike, owner: str) -> NDArray
     return y
 
 
+def _whole_targets(y_true: ArrayLike, n_outputs: int, owner: str, *, binary: bool = False) -> NDArray:
+    """An element-wise loss's targets for a whole dataset: shape (n_samples, n_outputs), finite, in [0, 1] if binary."""
+    y = as_float_array(y_true, owner=owner, name="y", ndim=None)
+    if y.ndim != 2 or y.shape[1] != n_outputs:
+        raise ValueError(f"{owner}: y must have shape (n_samples, {n_outputs}), one column per output "
+                         f"of the model, got shape {y.shape}")
+    if binary and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"{owner}: binary targets must lie in [0, 1], got values from {y.min()} to {y.max()}")
+    return y
+
+
 def _binary_targets(y_pred: NDArray, y_true: ArrayLike, owner: str) -> NDArray:
     y = _matching_targets(y_pred, y_true, owner)
     if y.size and (y.min() < 0 or y.max() > 1):
@@ -293,6 +341,10 @@ class BinaryCrossentropy(Loss):
     clipped prediction.
     """
 
+    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
+        """Targets shaped like the predictions, (n_samples, n_outputs), in [0, 1]."""
+        return _whole_targets(y_true, n_outputs, owner, binary=True)
+
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,).
 
@@ -303,8 +355,8 @@ class BinaryCrossentropy(Loss):
         y_true : array_like, shape (n_samples, n_outputs)
             Targets in [0, 1] (usually 0 or 1). Same shape as ``y_pred``.
         """
-        y_pred = _predictions(y_pred, "BinaryCrossentropy.forward")
-        y = _binary_targets(y_pred, y_true, "BinaryCrossentropy.forward")
+        y_pred = _predictions(y_pred, "BinaryCrossentropy.forward", self.check_inputs)
+        y = _binary_targets(y_pred, y_true, "BinaryCrossentropy.forward") if self.check_inputs else y_true
         clipped = np.clip(y_pred, CLIP, 1 - CLIP)
         sample_losses = -(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))
         # mean over the J outputs of each sample  — chapter 16
@@ -312,8 +364,8 @@ class BinaryCrossentropy(Loss):
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = −(y/ŷ − (1−y)/(1−ŷ)) / J / N."""
-        dvalues = _predictions(dvalues, "BinaryCrossentropy.backward")
-        y = _binary_targets(dvalues, y_true, "BinaryCrossentropy.backward")
+        dvalues = _predictions(dvalues, "BinaryCrossentropy.backward", self.check_inputs)
+        y = _binary_targets(dvalues, y_true, "BinaryCrossentropy.backward") if self.check_inputs else y_true
         n_samples, n_outputs = dvalues.shape
         clipped = np.clip(dvalues, CLIP, 1 - CLIP)
         self.dinputs = -(y / clipped - (1 - y) / (1 - clipped)) / n_outputs / n_samples
@@ -338,6 +390,8 @@ class SigmoidBinaryCrossentropy:
     """
 
     trainable = False
+    #: See :attr:`Loss.check_inputs`.
+    check_inputs = True
 
     def __init__(self) -> None:
         self.activation = Sigmoid()
@@ -359,8 +413,8 @@ class SigmoidBinaryCrossentropy:
             The sigmoid outputs.
         y_true : array_like, shape (n_samples, n_outputs)
         """
-        dvalues = _predictions(dvalues, "SigmoidBinaryCrossentropy.backward")
-        y = _binary_targets(dvalues, y_true, "SigmoidBinaryCrossentropy.backward")
+        dvalues = _predictions(dvalues, "SigmoidBinaryCrossentropy.backward", self.check_inputs)
+        y = _binary_targets(dvalues, y_true, "SigmoidBinaryCrossentropy.backward") if self.check_inputs else y_true
         n_samples, n_outputs = dvalues.shape
         self.dinputs = (dvalues - y) / n_outputs / n_samples
         return self.dinputs
@@ -382,16 +436,20 @@ class MeanSquaredError(Loss):
       \frac{\partial L}{\partial \hat{y}_{nj}} = -\frac{2}{N J} (y_{nj} - \hat{y}_{nj})$$
     """
 
+    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
+        """Targets shaped like the predictions, (n_samples, n_outputs)."""
+        return _whole_targets(y_true, n_outputs, owner)
+
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
-        y_pred = _predictions(y_pred, "MeanSquaredError.forward")
-        y = _matching_targets(y_pred, y_true, "MeanSquaredError.forward")
+        y_pred = _predictions(y_pred, "MeanSquaredError.forward", self.check_inputs)
+        y = _matching_targets(y_pred, y_true, "MeanSquaredError.forward") if self.check_inputs else y_true
         return np.mean((y - y_pred) ** 2, axis=-1)
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = −2 (y − ŷ) / J / N."""
-        dvalues = _predictions(dvalues, "MeanSquaredError.backward")
-        y = _matching_targets(dvalues, y_true, "MeanSquaredError.backward")
+        dvalues = _predictions(dvalues, "MeanSquaredError.backward", self.check_inputs)
+        y = _matching_targets(dvalues, y_true, "MeanSquaredError.backward") if self.check_inputs else y_true
         n_samples, n_outputs = dvalues.shape
         self.dinputs = -2 * (y - dvalues) / n_outputs / n_samples
         return self.dinputs
@@ -415,16 +473,20 @@ class MeanAbsoluteError(Loss):
     $\operatorname{sign}(\hat{y} - y)$; the tests show it by finite differences.
     """
 
+    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
+        """Targets shaped like the predictions, (n_samples, n_outputs)."""
+        return _whole_targets(y_true, n_outputs, owner)
+
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
-        y_pred = _predictions(y_pred, "MeanAbsoluteError.forward")
-        y = _matching_targets(y_pred, y_true, "MeanAbsoluteError.forward")
+        y_pred = _predictions(y_pred, "MeanAbsoluteError.forward", self.check_inputs)
+        y = _matching_targets(y_pred, y_true, "MeanAbsoluteError.forward") if self.check_inputs else y_true
         return np.mean(np.abs(y - y_pred), axis=-1)
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = sign(ŷ − y) / J / N (the book has the opposite sign)."""
-        dvalues = _predictions(dvalues, "MeanAbsoluteError.backward")
-        y = _matching_targets(dvalues, y_true, "MeanAbsoluteError.backward")
+        dvalues = _predictions(dvalues, "MeanAbsoluteError.backward", self.check_inputs)
+        y = _matching_targets(dvalues, y_true, "MeanAbsoluteError.backward") if self.check_inputs else y_true
         n_samples, n_outputs = dvalues.shape
         self.dinputs = np.sign(dvalues - y) / n_outputs / n_samples
         return self.dinputs

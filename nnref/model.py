@@ -41,7 +41,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._validate import CallOrderError, as_float_array, positive_int
 from .activations import Sigmoid, Softmax
-from .layers import Input
+from .activations import Linear, ReLU
+from .layers import Dense, Dropout, Input
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -399,14 +400,15 @@ class Model:
         print_every = positive_int(print_every, owner="Model.train", name="print_every")
         if batch_size is not None:
             batch_size = positive_int(batch_size, owner="Model.train", name="batch_size")
-        X, y, dtype = self._prepare(X, y, owner="Model.train", cast_parameters=True)
+        X, y, dtype, trusted = self._prepare(X, y, owner="Model.train", cast_parameters=True)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("Model.train: validation_data must be a pair (X_val, y_val), "
                                 f"got {type(validation_data).__name__}")
-            X_val, y_val, _ = self._prepare(*validation_data, owner="Model.train (validation_data)",
-                                            dtype=dtype)
+            X_val, y_val, _, val_trusted = self._prepare(*validation_data, owner="Model.train (validation_data)",
+                                                         dtype=dtype)
             validation_data = (X_val, y_val)
+            trusted = trusted and val_trusted
 
         self.accuracy.init(y)
         history = History()
@@ -414,7 +416,7 @@ class Model:
         bar = self._progress_bar(epochs * train_steps) if progress else None
         self._bar = bar
         try:
-            with self._trusted_inputs():
+            with self._trusted_inputs(loss=trusted):
                 for epoch in range(1, epochs + 1):
                     self._train_epoch(X, y, epoch, epochs, batch_size, train_steps, print_every,
                                       validation_data, history, bar)
@@ -508,8 +510,9 @@ class Model:
         self._require_predictions("evaluate")
         if batch_size is not None:
             batch_size = positive_int(batch_size, owner="Model.evaluate", name="batch_size")
-        X_val, y_val, _ = self._prepare(X_val, y_val, owner="Model.evaluate")
-        return self._evaluate(X_val, y_val, batch_size=batch_size)
+        X_val, y_val, _, trusted = self._prepare(X_val, y_val, owner="Model.evaluate")
+        with self._trusted_inputs(loss=trusted):
+            return self._evaluate(X_val, y_val, batch_size=batch_size)
 
     # --8<-- [start:model_evaluate]
     def _evaluate(self, X_val: NDArray, y_val: NDArray, *, batch_size: int | None, quiet: bool = False) -> Metrics:
@@ -522,6 +525,9 @@ class Model:
         with self._trusted_inputs():
             for batch_X, batch_y in zip(_batches(X_val, batch_size, steps), _batches(y_val, batch_size, steps)):
                 output = self.forward(batch_X, training=False)
+                if not np.isfinite(output).all():
+                    raise ValueError("Model.evaluate: the model's outputs contain NaN or inf values "
+                                     "(are the weights finite?)")
                 self.loss.calculate(output, batch_y)
                 self.accuracy.calculate(self.output_layer_activation.predictions(output), batch_y)
         metrics = Metrics(float(self.loss.calculate_accumulated()), float(self.accuracy.calculate_accumulated()))
@@ -668,9 +674,37 @@ class Model:
                              f"got shape {X.shape}")
         return X
 
+    def _output_width(self, n_features: int) -> int | None:
+        """Columns of the model's output, or None if a layer of unknown kind might change them."""
+        width = n_features
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                width = layer.n_neurons
+            elif not isinstance(layer, _ELEMENTWISE_LAYERS):
+                return None
+        return width
+
+    def _check_targets(self, y: NDArray, n_features: int, *, owner: str) -> tuple[NDArray, bool]:
+        """Check every target once with the loss; ``(y, True)`` if the per-batch checks may then go.
+
+        The loss's own per-batch checks (label range, shapes) are switched off
+        only when the loss has checked the whole dataset up front, against the
+        output width the model will produce.
+        """
+        width = self._output_width(n_features)
+        if width is None or self.loss is None:
+            return y, False
+        try:
+            return self.loss.check_targets(y, width, owner=owner), True
+        except NotImplementedError:  # a loss of the user's own: it keeps checking every batch
+            return y, False
+
     def _prepare(self, X: ArrayLike, y: ArrayLike, *, owner: str, cast_parameters: bool = False,
                  dtype: np.dtype | None = None):
-        """Check the data once; choose and apply the dtype. Returns ``(X, y, dtype)``."""
+        """Check the data once; choose and apply the dtype.
+
+        Returns ``(X, y, dtype, targets_checked)``; see :meth:`_check_targets`.
+        """
         X = self._check_X(X, owner=owner)
         y = np.asarray(y)
         if y.ndim == 0 or y.ndim > 2:
@@ -685,10 +719,11 @@ class Model:
             dtype = self._data_dtype(X) if cast_parameters else self._parameter_dtype()
         if cast_parameters and dtype is not None:
             self._cast_parameters(dtype)
+        y, targets_checked = self._check_targets(y, X.shape[1], owner=owner)
         X = self._cast_data(X, dtype)
         if dtype is not None and y.dtype.kind == "f" and y.dtype != dtype:
             y = y.astype(dtype)  # regression targets in the model's dtype keep the gradient in it
-        return X, y, dtype
+        return X, y, dtype, targets_checked
 
     def _data_dtype(self, X: NDArray) -> np.dtype | None:
         """The dtype to train in: the explicit one, else the data's; None (leave all) in book mode."""
@@ -716,10 +751,17 @@ class Model:
                 layer.biases = layer.biases.astype(dtype)
 
     @contextlib.contextmanager
-    def _trusted_inputs(self) -> Iterator[None]:
-        """Switch off the layers' own input checks; the Model has checked the data once."""
+    def _trusted_inputs(self, *, loss: bool = False) -> Iterator[None]:
+        """Switch off the layers' own input checks; the Model has checked the data once.
+
+        With ``loss``, the loss's and the combined output's checks go too (the
+        targets were checked once by :meth:`_check_targets`).
+        """
         saved = []
-        for layer in self.layers:
+        objects = list(self.layers)
+        if loss:
+            objects += [obj for obj in (self.loss, self.combined_output) if obj is not None]
+        for layer in objects:
             saved.append((layer, layer.__dict__.get("check_inputs", _UNSET)))
             layer.check_inputs = False
         try:
@@ -746,3 +788,6 @@ class Model:
 
 
 _UNSET = object()
+
+#: Layers whose output has as many columns as their input.
+_ELEMENTWISE_LAYERS = (Dropout, ReLU, Softmax, Sigmoid, Linear)

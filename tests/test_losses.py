@@ -166,3 +166,19 @@ def test_softmax_cce_gradient_rows_sum_to_zero(case):
     assert combined.forward(z, labels) >= 0
     grad = combined.backward(combined.output, labels)
     np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 128, 1000, 60_001])
+def test_calculate_mean_is_np_mean_to_the_bit(dtype, n):
+    """Loss.calculate derives the mean from the batch sum; it must equal np.mean exactly (the book's numbers)."""
+    rng = np.random.default_rng(n)
+    probs = rng.random((n, 4)).astype(dtype) + dtype(0.05)
+    probs /= probs.sum(axis=1, keepdims=True)
+    y = rng.integers(0, 4, n)
+    loss = nnref.CategoricalCrossentropy()
+    mean = loss.calculate(probs, y)
+    expected = np.mean(loss.forward(probs, y))
+    assert mean.dtype == expected.dtype == dtype
+    assert mean.tobytes() == expected.tobytes()
+    assert loss.accumulated_sum == np.sum(loss.forward(probs, y))

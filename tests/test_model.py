@@ -446,6 +446,99 @@ def test_bad_data_is_refused_up_front():
     assert model.optimizer.iterations == 0
 
 
+def test_targets_are_checked_once_for_the_whole_dataset_before_any_step():
+    """A bad label anywhere (here in the last batch) is refused before the first step, naming Model.train."""
+    model = classifier()
+    X, y = blobs(40)
+    weights_before = model.layers[0].weights.copy()
+    for bad_label in (3, -1):
+        bad = y.copy()
+        bad[-1] = bad_label
+        with pytest.raises(ValueError, match=r"Model.train: class labels must lie in \[0, 2\]"):
+            model.train(X, bad, batch_size=8)
+        with pytest.raises(ValueError, match=r"Model.evaluate: class labels must lie in \[0, 2\]"):
+            model.evaluate(X, bad)
+    with pytest.raises(ValueError, match="validation_data.*class labels"):
+        model.train(X, y, validation_data=(X, np.full(40, 7)))
+    with pytest.raises(ValueError, match="whole numbers"):
+        model.train(X, y + 0.5)
+    assert model.optimizer.iterations == 0
+    np.testing.assert_array_equal(model.layers[0].weights, weights_before)
+
+
+def test_elementwise_loss_targets_must_have_the_output_shape():
+    """(N,) targets for an (N, 1) regression output are refused up front instead of broadcasting to (N, N)."""
+    model = regressor()
+    X = np.linspace(-1, 1, 16).reshape(-1, 1)
+    with pytest.raises(ValueError, match=r"Model.train: y must have shape \(n_samples, 1\)"):
+        model.train(X, np.sin(X).ravel())
+    binary = Model(log=None)
+    binary.add(Dense(2, 1, rng=0))
+    binary.add(Sigmoid())
+    binary.set(loss=BinaryCrossentropy(), optimizer=Adam(), accuracy=CategoricalAccuracy(binary=True))
+    binary.finalize()
+    Xb, yb = blobs(12)
+    with pytest.raises(ValueError, match="binary targets must lie in"):
+        binary.train(Xb, (yb.reshape(-1, 1) * 2.0))
+
+
+def test_loss_checks_are_off_only_while_the_model_runs_and_only_when_targets_were_checked():
+    """During training the loss and the combined backward skip their checks; afterwards they check again."""
+    model = classifier()
+    seen = []
+
+    class Recording(CategoricalCrossentropy):
+        def forward(self, y_pred, y_true):
+            seen.append(self.check_inputs)
+            return super().forward(y_pred, y_true)
+
+    model.set(loss=Recording())
+    model.train(*blobs(20), epochs=2, batch_size=10)
+    assert seen and not any(seen)
+    assert model.loss.check_inputs is True and model.combined_output.check_inputs is True
+    with pytest.raises(ValueError, match="class labels"):
+        model.loss.forward(np.full((2, 3), 1 / 3), np.array([0, 5]))
+
+    class OwnLoss(nnref.Loss):  # no check_targets: it keeps its checks on every batch
+        def forward(self, y_pred, y_true):
+            seen.append(self.check_inputs)
+            return CategoricalCrossentropy().forward(y_pred, y_true)
+
+        def backward(self, dvalues, y_true):
+            self.dinputs = CategoricalCrossentropy().backward(dvalues, y_true)
+            return self.dinputs
+
+    seen.clear()
+    model.set(loss=OwnLoss())
+    model.train(*blobs(20), epochs=1, batch_size=10)
+    assert seen and all(seen)
+
+
+def test_a_layer_of_unknown_width_keeps_the_loss_checking_every_batch():
+    """With a user's own layer the Model cannot know the output width, so the loss still checks each batch."""
+    model = Model(log=None)
+    model.add(Dense(2, 3, rng=0))
+    model.add(Spy())
+    model.add(Softmax())
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(), accuracy=CategoricalAccuracy())
+    model.finalize()
+    X, y = blobs(20)
+    bad = y.copy()
+    bad[15] = 4
+    with pytest.raises(ValueError, match="CategoricalCrossentropy.forward: class labels"):
+        model.train(X, bad, batch_size=10)
+    assert model.optimizer.iterations == 1  # the first batch trained; the second was refused by the loss
+
+
+def test_evaluate_names_non_finite_outputs():
+    """A model whose weights became NaN cannot report a silent NaN loss from evaluate."""
+    model = classifier()
+    X, y = blobs(10)
+    model.layers[0].weights[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Model.evaluate: the model's outputs contain NaN"):
+        model.evaluate(X, y)
+
+
 def test_missing_loss_optimizer_or_accuracy_is_named():
     """Training without an optimizer says which object is missing."""
     model = Model(log=None)
