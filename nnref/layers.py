@@ -156,6 +156,10 @@ class Dense:
         #: Input validation (NaN/inf, shape). The Model validates its data once
         #: up front and switches this off for speed.
         self.check_inputs = True
+        #: ``(dweights, dbiases)`` arrays that backward writes into, or None for
+        #: fresh arrays. A Model sets it while it trains, to views of its
+        #: :class:`~nnref.optimizers.ParameterBlock`.
+        self.gradient_out: tuple[NDArray, NDArray] | None = None
     # --8<-- [end:dense_init]
 
     # --8<-- [start:dense_forward]
@@ -204,10 +208,16 @@ class Dense:
         if self.check_inputs:
             dvalues = as_float_array(dvalues, owner="Dense.backward", name="dvalues")
             check_same_shape(self.output, dvalues, owner="Dense.backward", a_name="output", b_name="dvalues")
-        # dL/dW = X^T · G  — chapter 9
-        self.dweights = np.dot(self.inputs.T, dvalues)
-        # dL/db = sum of G over the samples  — chapter 9
-        self.dbiases = dvalues.sum(axis=0, keepdims=True)
+        out = self.gradient_out
+        if out is not None and out[0].dtype == dvalues.dtype == self.inputs.dtype:
+            # the same two results, written into the Model's gradient block
+            self.dweights = np.dot(self.inputs.T, dvalues, out=out[0])
+            self.dbiases = dvalues.sum(axis=0, keepdims=True, out=out[1])
+        else:
+            # dL/dW = X^T · G  — chapter 9
+            self.dweights = np.dot(self.inputs.T, dvalues)
+            # dL/db = sum of G over the samples  — chapter 9
+            self.dbiases = dvalues.sum(axis=0, keepdims=True)
         self._add_regularization_gradients()
         # dL/dX = G · W^T  — chapter 9
         self.dinputs = np.dot(dvalues, self.weights.T) if self.compute_dinputs else None

@@ -49,6 +49,7 @@ from .losses import (
     SigmoidBinaryCrossentropy,
     SoftmaxCategoricalCrossentropy,
 )
+from .optimizers import ParameterBlock
 from .repro import book_mode_active
 
 __all__ = ["Model", "History", "Metrics", "TrainingDivergedError"]
@@ -234,6 +235,7 @@ class Model:
             raise TypeError(f"Model: log must be a callable taking one string, or None, got {type(log).__name__}")
         self._log = log
         self._bar = None
+        self._block: ParameterBlock | None = None
         self._finalized = False
 
     # ------------------------------------------------------------------ building
@@ -416,7 +418,7 @@ class Model:
         bar = self._progress_bar(epochs * train_steps) if progress else None
         self._bar = bar
         try:
-            with self._trusted_inputs(loss=trusted):
+            with self._trusted_inputs(loss=trusted), self._parameter_block(dtype):
                 for epoch in range(1, epochs + 1):
                     self._train_epoch(X, y, epoch, epochs, batch_size, train_steps, print_every,
                                       validation_data, history, bar)
@@ -439,6 +441,7 @@ class Model:
         self.loss.new_pass()
         self.accuracy.new_pass()
         optimizer = self.optimizer
+        block = self._block
         for step, (batch_X, batch_y) in enumerate(zip(_batches(X, batch_size, train_steps),
                                                       _batches(y, batch_size, train_steps))):
             output = self.forward(batch_X, training=True)
@@ -455,8 +458,11 @@ class Model:
             accuracy = self.accuracy.calculate(predictions, batch_y)
             self.backward(output, batch_y)
             optimizer.pre_update_params()
-            for layer in self.trainable_layers:
-                optimizer.update_params(layer)
+            if block is not None and block.holds_gradients():
+                optimizer.update_block(block)  # all layers at once, the same numbers (ParameterBlock)
+            else:
+                for layer in self.trainable_layers:
+                    optimizer.update_params(layer)
             optimizer.post_update_params()
             lr = optimizer.current_learning_rate
             if bar is not None:
@@ -749,6 +755,33 @@ class Model:
                 layer.weights = layer.weights.astype(dtype)
             if layer.biases.dtype != dtype:
                 layer.biases = layer.biases.astype(dtype)
+
+    @contextlib.contextmanager
+    def _parameter_block(self, dtype: np.dtype | None) -> Iterator[None]:
+        """While training, keep the parameters in one :class:`~nnref.optimizers.ParameterBlock`.
+
+        The Dense layers write their gradients into the block and the
+        optimizer steps it as a whole. Nothing changes inside
+        :func:`nnref.book_mode` (``dtype`` None: the book's mixed dtypes stay)
+        or for layers of other kinds. A block is made once and reused while
+        the layers still hold its arrays (``set_parameters`` replaces them).
+        """
+        layers = self.trainable_layers
+        if dtype is None or not layers or not all(isinstance(layer, Dense) for layer in layers):
+            self._block = None
+            yield
+            return
+        block = self._block
+        if block is None or block.layers != layers or block.values.dtype != dtype or not block.holds_parameters():
+            block = self._block = ParameterBlock(layers, dtype)
+        for i, layer in enumerate(layers):
+            layer.gradient_out = block.gradient_views(i)
+        try:
+            yield
+        finally:
+            # outside training a layer's backward makes fresh arrays again, as in the book
+            for layer in layers:
+                layer.gradient_out = None
 
     @contextlib.contextmanager
     def _trusted_inputs(self, *, loss: bool = False) -> Iterator[None]:

@@ -309,3 +309,121 @@ def test_sum_based_finite_check_agrees_with_the_elementwise_one(values):
 
     with np.errstate(all="raise"):  # and it warns about nothing, overflow included
         assert all_finite(values) == bool(np.isfinite(values).all())
+
+
+# ---------------------------------------------------------------- the parameter block
+
+OPTIMIZERS = {
+    "SGD": lambda: nnref.SGD(learning_rate=0.5, decay=1e-2),
+    "SGD+momentum": lambda: nnref.SGD(learning_rate=0.5, decay=1e-2, momentum=0.9),
+    "Adagrad": lambda: nnref.Adagrad(learning_rate=0.5, decay=1e-3),
+    "RMSprop": lambda: nnref.RMSprop(learning_rate=0.01, decay=1e-3, rho=0.99),
+    "Adam": lambda: nnref.Adam(learning_rate=0.01, decay=1e-3),
+}
+
+
+def _regularized_model(sizes, seed, optimizer, dtype):
+    rng = np.random.default_rng(seed)
+    model = Model(dtype=dtype, log=None)
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        model.add(nnref.Dense(n_in, n_out, rng=rng, weight_regularizer_l2=1e-3, bias_regularizer_l1=1e-4))
+        model.add(nnref.ReLU() if i < len(sizes) - 2 else nnref.Softmax())
+    model.set(loss=nnref.CategoricalCrossentropy(), optimizer=optimizer, accuracy=nnref.CategoricalAccuracy())
+    model.finalize()
+    return model
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_step_trains_the_bits_of_the_layer_by_layer_step(name, dtype, monkeypatch):
+    """Model.train with the ParameterBlock gives the weights and optimizer state of per-layer updates, bit for bit."""
+    sizes, batch = (9, 12, 12, 4), 16
+    X, y = _teacher_data(150, sizes[0], sizes[-1], dtype=dtype)
+    blocked = _regularized_model(sizes, 4, OPTIMIZERS[name](), dtype)
+    calls = []
+    real_update_block = type(blocked.optimizer).update_block
+    monkeypatch.setattr(type(blocked.optimizer), "update_block",
+                        lambda self, block: (calls.append(block), real_update_block(self, block)))
+    blocked.train(X, y, epochs=3, batch_size=batch)
+    assert len(calls) == 3 * 10  # every step went through the block ...
+    block = blocked._block
+    for layer in blocked.trainable_layers:  # ... whose views the layers hold
+        assert np.shares_memory(layer.weights, block.values) and np.shares_memory(layer.biases, block.values)
+    monkeypatch.undo()
+
+    # the same model stepped layer by layer: no block
+    per_layer = _regularized_model(sizes, 4, OPTIMIZERS[name](), dtype)
+    monkeypatch.setattr(Model, "_parameter_block",
+                        lambda self, dtype: contextlib.nullcontext(setattr(self, "_block", None)))
+    per_layer.train(X, y, epochs=3, batch_size=batch)
+    assert per_layer._block is None
+    for a, b in zip(blocked.trainable_layers, per_layer.trainable_layers):
+        assert a.weights.dtype == dtype
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.biases, b.biases)
+        state_a, state_b = blocked.optimizer.state(a), per_layer.optimizer.state(b)
+        assert state_a.keys() == state_b.keys()
+        for key in state_a:
+            np.testing.assert_array_equal(state_a[key], state_b[key])
+            if name != "SGD":  # the per-layer state is a view of the block's state
+                assert np.shares_memory(state_a[key], blocked.optimizer._block_state[block][0]) or \
+                    np.shares_memory(state_a[key], blocked.optimizer._block_state[block][-1])
+
+
+def test_block_is_remade_after_set_parameters_and_keeps_the_optimizer_state():
+    """set_parameters gives the layers new arrays: the next train makes a new block, carrying Adam's state over."""
+    sizes = (6, 8, 3)
+    X, y = _teacher_data(64, sizes[0], sizes[-1])
+    model = _chapter19_model(sizes, seed=1)
+    model.train(X, y, epochs=1, batch_size=16)
+    first = model._block
+    state_before = {k: v.copy() for k, v in model.optimizer.state(model.trainable_layers[0]).items()}
+    model.set_parameters(model.get_parameters())
+    assert not first.holds_parameters()
+    weights_before = [layer.weights.copy() for layer in model.trainable_layers]
+    model.train(X, y, epochs=1, batch_size=16)
+    assert model._block is not first and model._block.holds_parameters()
+    # the new block started from the same weights and the same optimizer memory
+    twin = _chapter19_model(sizes, seed=1)
+    twin.train(X, y, epochs=2, batch_size=16)
+    for mine, theirs in zip(model.trainable_layers, twin.trainable_layers):
+        np.testing.assert_array_equal(mine.weights, theirs.weights)
+    assert any(not np.array_equal(a, layer.weights) for a, layer in zip(weights_before, model.trainable_layers))
+    assert all(np.any(v != 0) for v in state_before.values())
+
+
+def test_after_training_a_layer_backward_makes_fresh_gradient_arrays_again():
+    """The gradient block is used only while the Model trains; afterwards backward behaves as the book's."""
+    X, y = _teacher_data(32, 5, 3)
+    model = _chapter19_model((5, 4, 3), seed=2)
+    model.train(X, y, epochs=1, batch_size=8)
+    layer = model.trainable_layers[0]
+    assert layer.gradient_out is None
+    layer.forward(X[:4])
+    layer.backward(np.ones((4, 4), np.float32))
+    first = layer.dweights
+    layer.backward(np.full((4, 4), 2, np.float32))
+    assert layer.dweights is not first and not np.shares_memory(first, model._block.grads)
+    np.testing.assert_array_equal(layer.dweights, 2 * first)
+
+
+def test_book_mode_and_foreign_optimizers_step_layer_by_layer():
+    """No block inside book_mode (the book's mixed dtypes), and an optimizer with its own update_params keeps it."""
+    X, y = _teacher_data(32, 5, 3, dtype=np.float64)
+    with nnref.book_mode():
+        model = _chapter19_model((5, 4, 3), seed=2)
+        model.train(X, y, epochs=1, batch_size=8)
+        assert model._block is None
+
+    class Halved(nnref.SGD):
+        seen = 0
+
+        def update_params(self, layer):
+            Halved.seen += 1
+            layer.weights -= 0.5 * self.current_learning_rate * layer.dweights
+            layer.biases -= 0.5 * self.current_learning_rate * layer.dbiases
+
+    model = _chapter19_model((5, 4, 3), seed=2)
+    model.set(optimizer=Halved())
+    model.train(X, y, epochs=1, batch_size=8)
+    assert Halved.seen == 4 * 2  # four steps, two layers: its own rule ran, not the block's
