@@ -303,10 +303,14 @@ _F32_MAX = np.finfo(np.float32).max
     np.array([60000, 60000], dtype=np.float16),
     np.zeros((0, 3)),
 ])
-def test_sum_based_finite_check_agrees_with_the_elementwise_one(values):
-    """The one-pass finite check used by validation answers exactly as np.isfinite(x).all()."""
-    from nnref._validate import all_finite
+@pytest.mark.parametrize("large", [False, True])
+def test_sum_based_finite_check_agrees_with_the_elementwise_one(values, large):
+    """The finite check used by validation answers exactly as np.isfinite(x).all(), small arrays and large."""
+    from nnref._validate import SMALL_ARRAY, all_finite
 
+    if large:  # past the size where the one-pass sum is used: the same values among many ones
+        values = np.concatenate([values.ravel(), np.ones(SMALL_ARRAY + 1, dtype=values.dtype)])
+        assert values.size > SMALL_ARRAY
     with np.errstate(all="raise"):  # and it warns about nothing, overflow included
         assert all_finite(values) == bool(np.isfinite(values).all())
 
