@@ -176,6 +176,51 @@ def sgemm_gflops(n=2048, repeats=3):
     return 2 * n**3 / best / 1e9
 
 
+# ---------------------------------------------------------------- parts of an epoch
+
+class EpochParts:
+    """The two costs no implementation of the epoch avoids: its matrix products and its optimizer.
+
+    ``matmuls()`` runs only the products of one epoch at the model's shapes
+    (every layer's forward product and weight gradient, every input gradient
+    but the first layer's, as nnref and PyTorch do), with no bias, activation,
+    loss or update. ``adam()`` runs only nnref's Adam, one
+    :meth:`~nnref.optimizers.Optimizer.update_block` per batch, over a block of
+    the model's parameter count with fixed gradients. Their sum bounds from
+    below what any numpy implementation with this optimizer can reach.
+    """
+
+    def __init__(self, X, seed=3):
+        rng = np.random.default_rng(seed)
+        self.X = X
+        self.weights = [rng.standard_normal((a, b), dtype=np.float32) * np.float32(0.01)
+                        for a, b in zip(SIZES[:-1], SIZES[1:])]
+        self.grads = [rng.standard_normal((BATCH, b), dtype=np.float32) * np.float32(1e-3) for b in SIZES[1:]]
+        layers = [nnref.Dense(a, b, rng=rng, dtype=np.float32) for a, b in zip(SIZES[:-1], SIZES[1:])]
+        self.block = nnref.optimizers.ParameterBlock(layers, np.float32)
+        self.block.grads[...] = rng.standard_normal(self.block.grads.shape, dtype=np.float32) * np.float32(1e-3)
+        self.optimizer = nnref.Adam(decay=1e-3)
+
+    def matmuls(self):
+        X, weights, grads = self.X, self.weights, self.grads
+        for start in range(0, len(X), BATCH):
+            activations = [X[start:start + BATCH]]
+            for w in weights:
+                activations.append(np.dot(activations[-1], w))
+            for i in reversed(range(len(weights))):
+                g = grads[i][:len(activations[i])]
+                np.dot(activations[i].T, g)  # dL/dW
+                if i:
+                    np.dot(g, weights[i].T)  # dL/dX, skipped for the first layer
+
+    def adam(self, steps):
+        optimizer = self.optimizer
+        for _ in range(steps):
+            optimizer.pre_update_params()
+            optimizer.update_block(self.block)
+            optimizer.post_update_params()
+
+
 # ---------------------------------------------------------------- contenders
 
 class NnrefContender:
@@ -291,6 +336,9 @@ def bench_epoch(*, rounds=5, n_samples=N_SAMPLES, use_torch=True, log=print):
             log(note)
     names = [c.name for c in contenders] + ["sgemm"]
     times = {name: [] for name in names}
+    parts = EpochParts(X)
+    part_times = {"matmuls": [], "adam": []}
+    steps = -(-n_samples // BATCH)
     gemm = []
     accuracy = {}
     for r in range(rounds + 1):  # round 0 warms up (first-touch of pages, BLAS buffers) and is dropped
@@ -301,9 +349,17 @@ def bench_epoch(*, rounds=5, n_samples=N_SAMPLES, use_torch=True, log=print):
             elapsed = time.perf_counter() - start
             if r:
                 times[contender.name].append(elapsed)
+        start = time.perf_counter()
+        parts.matmuls()
+        matmul_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        parts.adam(steps)
+        adam_seconds = time.perf_counter() - start
         throughput = sgemm_gflops()
         if r:
             gemm.append(throughput)
+            part_times["matmuls"].append(matmul_seconds)
+            part_times["adam"].append(adam_seconds)
             log(f"  round {r}/{rounds}: " + ", ".join(
                 f"{c.name} {times[c.name][-1]:.3f} s" for c in contenders) + f", sgemm {throughput:.1f} GFLOP/s")
     seconds = {c.name: _median(times[c.name]) for c in contenders}
@@ -330,8 +386,13 @@ def bench_epoch(*, rounds=5, n_samples=N_SAMPLES, use_torch=True, log=print):
         "vs_book": _median([a / b for a, b in zip(times["nnref"], times["book-style"])]),
         "torch_note": note,
     }
+    result["parts"] = {name: _median(values) for name, values in part_times.items()}
+    result["parts_all"] = part_times
     if "PyTorch" in seconds:
         result["vs_torch"] = _median([a / b for a, b in zip(times["nnref"], times["PyTorch"])])
+        # the best ratio an implementation with these products and nnref's Adam could reach
+        result["floor_vs_torch"] = _median([(m + a) / t for m, a, t in
+                                            zip(part_times["matmuls"], part_times["adam"], times["PyTorch"])])
     return result
 
 
@@ -500,6 +561,17 @@ def render_markdown(results):
             lines.append("")
             lines.append(f"({ep['torch_note']}.)")
         lines.append("")
+        parts = ep.get("parts")
+        if parts:
+            floor = parts["matmuls"] + parts["adam"]
+            text = (f"Two parts of the epoch, timed alone in the same rounds: its matrix products "
+                    f"{parts['matmuls']:.3f} s, nnref's Adam {parts['adam']:.3f} s; together {floor:.3f} s, "
+                    f"{floor / ep['seconds']['nnref']:.0%} of nnref's epoch")
+            if ep.get("floor_vs_torch") is not None:
+                text += (f". An implementation that did nothing but these two would take "
+                         f"{ep['floor_vs_torch']:.2f}× PyTorch's time (median over rounds)")
+            lines.append(text + ".")
+            lines.append("")
         lines.append(f"float32 matmul (2048 × 2048, one thread): **{ep['sgemm_gflops']:.1f} GFLOP/s**. "
                      f"nnref: {ep['nnref_gflops']:.1f} GFLOP/s counting the {ep['flops_book_count'] / 1e9:.1f} "
                      f"GFLOP the book's code does per epoch ({ep['matmul_share']:.0%} of the matmul rate, median over rounds); "
