@@ -77,12 +77,6 @@ class Loss:
         """
         raise NotImplementedError
 
-    def _class_labels(self, y_true: ArrayLike, n_samples: int, n_classes: int, owner: str) -> NDArray:
-        """Checked class targets (see :func:`~nnref._validate.class_labels`); as given when checks are off."""
-        if not self.check_inputs:
-            return y_true
-        return class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
-
     def remember_trainable_layers(self, trainable_layers: Iterable) -> None:
         """Keep the layers whose penalties :meth:`regularization_loss` sums (chapter 18)."""
         self.trainable_layers = list(trainable_layers)
@@ -139,11 +133,21 @@ class Loss:
 # --8<-- [end:loss]
 
 
+# The per-call checks below all take ``check``: a loss passes its ``check_inputs``,
+# and with it off (a Model that checked its data once) they hand the input back as given.
+
 def _predictions(y_pred: ArrayLike, owner: str, check: bool = True) -> NDArray:
-    """The predictions as a float array, checked unless ``check`` is off (a Model's trusted data)."""
+    """The predictions as a float array."""
     if not check:
         return y_pred
     return as_float_array(y_pred, owner=owner, name="predictions")
+
+
+def _class_targets(y_true: ArrayLike, n_samples: int, n_classes: int, owner: str, check: bool = True) -> NDArray:
+    """Class indices or one-hot rows for a batch (see :func:`~nnref._validate.class_labels`)."""
+    if not check:
+        return y_true
+    return class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
 
 
 # --8<-- [start:cce]
@@ -184,7 +188,7 @@ class CategoricalCrossentropy(Loss):
         owner = "CategoricalCrossentropy.forward"
         y_pred = _predictions(y_pred, owner, self.check_inputs)
         n_samples, n_classes = y_pred.shape
-        y = self._class_labels(y_true, n_samples, n_classes, owner)
+        y = _class_targets(y_true, n_samples, n_classes, owner, self.check_inputs)
         if y.ndim == 1:
             # pick the probability given to the correct class in each row, then clip it
             # (clipping first and picking after gives the same numbers, on N×J values instead of N)
@@ -211,7 +215,7 @@ class CategoricalCrossentropy(Loss):
         owner = "CategoricalCrossentropy.backward"
         dvalues = _predictions(dvalues, owner, self.check_inputs)
         n_samples, n_classes = dvalues.shape
-        y = self._class_labels(y_true, n_samples, n_classes, owner)
+        y = _class_targets(y_true, n_samples, n_classes, owner, self.check_inputs)
         if y.ndim == 1:
             # sparse labels → one-hot rows (np.eye is looked up at call time for nnfs)
             y = np.eye(n_classes, dtype=dvalues.dtype)[y]
@@ -275,7 +279,7 @@ class SoftmaxCategoricalCrossentropy:
         owner = "SoftmaxCategoricalCrossentropy.backward"
         dvalues = _predictions(dvalues, owner, self.check_inputs)
         n_samples, n_classes = dvalues.shape
-        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner) if self.check_inputs else y_true
+        y = _class_targets(y_true, n_samples, n_classes, owner, self.check_inputs)
         if y.ndim == 2:
             # (ŷ − y) / N with the target rows themselves: exact for one-hot rows and
             # for soft targets (rows summing to 1), which forward accepts too; the
@@ -294,14 +298,23 @@ class SoftmaxCategoricalCrossentropy:
 # --8<-- [end:softmax_cce]
 
 
-def _matching_targets(y_pred: NDArray, y_true: ArrayLike, owner: str) -> NDArray:
+def _matching_targets(y_pred: NDArray, y_true: ArrayLike, owner: str, check: bool = True) -> NDArray:
     """Targets for element-wise losses must have exactly the shape of the predictions.
 
     Letting numpy broadcast an (N,) target against (N, 1) predictions would
     silently build an (N, N) matrix and a wrong loss.
     """
+    if not check:
+        return y_true
     y = as_float_array(y_true, owner=owner, name="y_true", ndim=None)
     check_same_shape(y_pred, y, owner=owner, a_name="predictions", b_name="y_true")
+    return y
+
+
+def _binary_range(y: NDArray, owner: str) -> NDArray:
+    """Raise unless every binary target lies in [0, 1]."""
+    if y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"{owner}: binary targets must lie in [0, 1], got values from {y.min()} to {y.max()}")
     return y
 
 
@@ -311,16 +324,13 @@ def _whole_targets(y_true: ArrayLike, n_outputs: int, owner: str, *, binary: boo
     if y.ndim != 2 or y.shape[1] != n_outputs:
         raise ValueError(f"{owner}: y must have shape (n_samples, {n_outputs}), one column per output "
                          f"of the model, got shape {y.shape}")
-    if binary and (y.min() < 0 or y.max() > 1):
-        raise ValueError(f"{owner}: binary targets must lie in [0, 1], got values from {y.min()} to {y.max()}")
-    return y
+    return _binary_range(y, owner) if binary else y
 
 
-def _binary_targets(y_pred: NDArray, y_true: ArrayLike, owner: str) -> NDArray:
-    y = _matching_targets(y_pred, y_true, owner)
-    if y.size and (y.min() < 0 or y.max() > 1):
-        raise ValueError(f"{owner}: binary targets must lie in [0, 1], got values from {y.min()} to {y.max()}")
-    return y
+def _binary_targets(y_pred: NDArray, y_true: ArrayLike, owner: str, check: bool = True) -> NDArray:
+    if not check:
+        return y_true
+    return _binary_range(_matching_targets(y_pred, y_true, owner), owner)
 
 
 # --8<-- [start:bce]
@@ -356,7 +366,7 @@ class BinaryCrossentropy(Loss):
             Targets in [0, 1] (usually 0 or 1). Same shape as ``y_pred``.
         """
         y_pred = _predictions(y_pred, "BinaryCrossentropy.forward", self.check_inputs)
-        y = _binary_targets(y_pred, y_true, "BinaryCrossentropy.forward") if self.check_inputs else y_true
+        y = _binary_targets(y_pred, y_true, "BinaryCrossentropy.forward", self.check_inputs)
         clipped = np.clip(y_pred, CLIP, 1 - CLIP)
         sample_losses = -(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))
         # mean over the J outputs of each sample  — chapter 16
@@ -365,7 +375,7 @@ class BinaryCrossentropy(Loss):
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = −(y/ŷ − (1−y)/(1−ŷ)) / J / N."""
         dvalues = _predictions(dvalues, "BinaryCrossentropy.backward", self.check_inputs)
-        y = _binary_targets(dvalues, y_true, "BinaryCrossentropy.backward") if self.check_inputs else y_true
+        y = _binary_targets(dvalues, y_true, "BinaryCrossentropy.backward", self.check_inputs)
         n_samples, n_outputs = dvalues.shape
         clipped = np.clip(dvalues, CLIP, 1 - CLIP)
         self.dinputs = -(y / clipped - (1 - y) / (1 - clipped)) / n_outputs / n_samples
@@ -414,7 +424,7 @@ class SigmoidBinaryCrossentropy:
         y_true : array_like, shape (n_samples, n_outputs)
         """
         dvalues = _predictions(dvalues, "SigmoidBinaryCrossentropy.backward", self.check_inputs)
-        y = _binary_targets(dvalues, y_true, "SigmoidBinaryCrossentropy.backward") if self.check_inputs else y_true
+        y = _binary_targets(dvalues, y_true, "SigmoidBinaryCrossentropy.backward", self.check_inputs)
         n_samples, n_outputs = dvalues.shape
         self.dinputs = (dvalues - y) / n_outputs / n_samples
         return self.dinputs
@@ -443,13 +453,13 @@ class MeanSquaredError(Loss):
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
         y_pred = _predictions(y_pred, "MeanSquaredError.forward", self.check_inputs)
-        y = _matching_targets(y_pred, y_true, "MeanSquaredError.forward") if self.check_inputs else y_true
+        y = _matching_targets(y_pred, y_true, "MeanSquaredError.forward", self.check_inputs)
         return np.mean((y - y_pred) ** 2, axis=-1)
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = −2 (y − ŷ) / J / N."""
         dvalues = _predictions(dvalues, "MeanSquaredError.backward", self.check_inputs)
-        y = _matching_targets(dvalues, y_true, "MeanSquaredError.backward") if self.check_inputs else y_true
+        y = _matching_targets(dvalues, y_true, "MeanSquaredError.backward", self.check_inputs)
         n_samples, n_outputs = dvalues.shape
         self.dinputs = -2 * (y - dvalues) / n_outputs / n_samples
         return self.dinputs
@@ -480,13 +490,13 @@ class MeanAbsoluteError(Loss):
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
         y_pred = _predictions(y_pred, "MeanAbsoluteError.forward", self.check_inputs)
-        y = _matching_targets(y_pred, y_true, "MeanAbsoluteError.forward") if self.check_inputs else y_true
+        y = _matching_targets(y_pred, y_true, "MeanAbsoluteError.forward", self.check_inputs)
         return np.mean(np.abs(y - y_pred), axis=-1)
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = sign(ŷ − y) / J / N (the book has the opposite sign)."""
         dvalues = _predictions(dvalues, "MeanAbsoluteError.backward", self.check_inputs)
-        y = _matching_targets(dvalues, y_true, "MeanAbsoluteError.backward") if self.check_inputs else y_true
+        y = _matching_targets(dvalues, y_true, "MeanAbsoluteError.backward", self.check_inputs)
         n_samples, n_outputs = dvalues.shape
         self.dinputs = np.sign(dvalues - y) / n_outputs / n_samples
         return self.dinputs

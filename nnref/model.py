@@ -40,8 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._validate import CallOrderError, as_float_array, positive_int
-from .activations import Sigmoid, Softmax
-from .activations import Linear, ReLU
+from .activations import Linear, ReLU, Sigmoid, Softmax
 from .layers import Dense, Dropout, Input
 from .losses import (
     BinaryCrossentropy,
@@ -528,14 +527,14 @@ class Model:
         steps = _steps(len(X_val), batch_size)
         self.loss.new_pass()
         self.accuracy.new_pass()
-        with self._trusted_inputs():
-            for batch_X, batch_y in zip(_batches(X_val, batch_size, steps), _batches(y_val, batch_size, steps)):
-                output = self.forward(batch_X, training=False)
-                if not np.isfinite(output).all():
-                    raise ValueError("Model.evaluate: the model's outputs contain NaN or inf values "
-                                     "(are the weights finite?)")
-                self.loss.calculate(output, batch_y)
-                self.accuracy.calculate(self.output_layer_activation.predictions(output), batch_y)
+        # the callers (train, evaluate) have switched the per-call checks off already
+        for batch_X, batch_y in zip(_batches(X_val, batch_size, steps), _batches(y_val, batch_size, steps)):
+            output = self.forward(batch_X, training=False)
+            if not np.isfinite(output).all():
+                raise ValueError("Model.evaluate: the model's outputs contain NaN or inf values "
+                                 "(are the weights finite?)")
+            self.loss.calculate(output, batch_y)
+            self.accuracy.calculate(self.output_layer_activation.predictions(output), batch_y)
         metrics = Metrics(float(self.loss.calculate_accumulated()), float(self.accuracy.calculate_accumulated()))
         if not quiet:
             self.log(f"validation, acc: {metrics.accuracy:.3f}, loss: {metrics.loss:.3f}")
