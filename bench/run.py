@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:  # run as a script from a fresh clone: use this ch
     sys.path.insert(0, str(ROOT))
 
 import nnref  # noqa: E402
+import nnref.engine  # noqa: E402
 from nnref.model import Model  # noqa: E402
 
 if __package__:  # imported as bench.run (the site build)
@@ -70,7 +71,10 @@ N_SAMPLES = 60_000  # Fashion-MNIST's training set
 
 # The targets of issue 6: (key, description, comparison, limit)
 TARGETS = (
-    ("vs_torch", "nnref epoch time / PyTorch CPU", "<=", 0.6),
+    ("vs_torch", "nnref epoch time / PyTorch CPU", "<=", 0.75),
+    ("matmul_fraction", "the epoch's matrix products alone / nnref's epoch", ">=", 0.75),
+    ("book_ch10", "chapter 10 loop after nnfs.init(): nnref.book / book-style classes", "<=", 1.1),
+    ("book_ch16", "chapter 16 loop after nnfs.init(): nnref.book / book-style classes", "<=", 1.1),
     ("vs_book", "nnref epoch time / book-style numpy", "<=", 0.4),
     ("matmul_share", "nnref GFLOP/s (book's FLOP count) / float32 matmul GFLOP/s", ">=", 0.6),
     ("softmax_speedup_1024", "softmax backward at batch 1024: loop time / vectorised time", ">=", 100.0),
@@ -184,9 +188,9 @@ class EpochParts:
     ``matmuls()`` runs only the products of one epoch at the model's shapes
     (every layer's forward product and weight gradient, every input gradient
     but the first layer's, as nnref and PyTorch do), with no bias, activation,
-    loss or update. ``adam()`` runs only nnref's Adam, one
-    :meth:`~nnref.optimizers.Optimizer.update_block` per batch, over a block of
-    the model's parameter count with fixed gradients. Their sum bounds from
+    loss or update. ``adam()`` runs only the engine's Adam, one
+    :meth:`nnref.engine.Engine.update` per batch, over the model's parameter
+    block with fixed gradients. Their sum bounds from
     below what any numpy implementation with this optimizer can reach.
     """
 
@@ -196,10 +200,15 @@ class EpochParts:
         self.weights = [rng.standard_normal((a, b), dtype=np.float32) * np.float32(0.01)
                         for a, b in zip(SIZES[:-1], SIZES[1:])]
         self.grads = [rng.standard_normal((BATCH, b), dtype=np.float32) * np.float32(1e-3) for b in SIZES[1:]]
-        layers = [nnref.Dense(a, b, rng=rng, dtype=np.float32) for a, b in zip(SIZES[:-1], SIZES[1:])]
-        self.block = nnref.optimizers.ParameterBlock(layers, np.float32)
+        model = Model(log=None, dtype=np.float32)
+        for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+            model.add(nnref.Dense(a, b, rng=rng, dtype=np.float32))
+            model.add(nnref.ReLU() if i < len(SIZES) - 2 else nnref.Softmax())
+        model.set(loss=nnref.CategoricalCrossentropy(), optimizer=nnref.Adam(decay=1e-3))
+        model.finalize()
+        self.optimizer = model.optimizer
+        self.block = nnref.engine.Engine(model, np.float32)
         self.block.grads[...] = rng.standard_normal(self.block.grads.shape, dtype=np.float32) * np.float32(1e-3)
-        self.optimizer = nnref.Adam(decay=1e-3)
 
     def matmuls(self):
         X, weights, grads = self.X, self.weights, self.grads
@@ -217,7 +226,7 @@ class EpochParts:
         optimizer = self.optimizer
         for _ in range(steps):
             optimizer.pre_update_params()
-            optimizer.update_block(self.block)
+            self.block.update()
             optimizer.post_update_params()
 
 
@@ -510,6 +519,13 @@ def bench_memory(*, n_samples=N_SAMPLES, book=True, log=print):
 
 # ---------------------------------------------------------------- report
 
+def _matmul_fraction(epoch):
+    """The epoch's matrix products timed alone, over nnref's epoch (medians of the same rounds)."""
+    if not epoch or not epoch.get("parts"):
+        return None
+    return epoch["parts"]["matmuls"] / epoch["seconds"]["nnref"]
+
+
 def check_targets(results):
     """One row per target: value, limit, PASS/FAIL (or SKIP when not measured)."""
     values = {
@@ -519,6 +535,9 @@ def check_targets(results):
         "softmax_speedup_1024": next((row["speedup"] for row in results.get("softmax", {}).get("rows", [])
                                       if row["batch"] == 1024), None),
         "memory_ratio": results.get("memory", {}).get("memory_ratio"),
+        "matmul_fraction": _matmul_fraction(results.get("epoch")),
+        "book_ch10": results.get("book", {}).get("chapter 10", {}).get("ratio"),
+        "book_ch16": results.get("book", {}).get("chapter 16", {}).get("ratio"),
     }
     rows = []
     for key, text, op, limit in TARGETS:
@@ -602,6 +621,33 @@ def render_markdown(results):
             acc, loss = sp["final_accuracy_loss"][name]
             lines.append(f"| {name} | {sec:.2f} | {acc:.3f} | {loss:.3f} |")
         lines.append("")
+    eng = results.get("engine")
+    if eng:
+        lines.append(f"**The engine's items** (chapter 19 shapes, {eng['n_samples']:,} float32 samples, "
+                     f"median of {eng['rounds']} alternating rounds):")
+        lines.append("")
+        lines.append("| what | teaching classes | engine | ratio |")
+        lines.append("|---|---:|---:|---:|")
+        lines.append(f"| one epoch, Model.train | {eng['epoch_teaching_s']:.3f} s | {eng['epoch_engine_s']:.3f} s "
+                     f"| {eng['epoch_teaching_s'] / eng['epoch_engine_s']:.2f}× |")
+        lines.append(f"| one Adam step, 118,282 parameters | {eng['adam_step_textbook_ms']:.2f} ms "
+                     f"| {eng['adam_step_engine_ms']:.2f} ms "
+                     f"| {eng['adam_step_textbook_ms'] / eng['adam_step_engine_ms']:.2f}× |")
+        lines.append(f"| Dense(784, 128) forward of a batch: input check / product | "
+                     f"{eng['dense_check_us']:.0f} µs / {eng['dense_forward_us']:.0f} µs | no check | — |")
+        lines.append("")
+    book = results.get("book")
+    if book:
+        lines.append("**The book's set-up** (a bare `nnfs.init()`, then `from nnref.book import *`; "
+                     "book-style classes in the same process, alternating rounds):")
+        lines.append("")
+        lines.append("| loop | epochs | nnref.book / book-style (median) | same final loss |")
+        lines.append("|---|---:|---:|---|")
+        for name, row in book.items():
+            final = row["final_loss_accuracy"]
+            lines.append(f"| {name} | {row['epochs']:,} | {row['ratio']:.2f} | "
+                         f"{'yes' if final['nnref'] == final['book-style'] else 'no'} |")
+        lines.append("")
     mem = results.get("memory")
     if mem:
         lines.append("**Peak memory of one chapter 19 epoch** (tracemalloc, data creation included):")
@@ -636,6 +682,96 @@ def save(results, out_dir=RESULTS, stem="latest"):
     return out_dir / f"{stem}.json"
 
 
+def bench_engine_items(*, n_samples=3_840, rounds=3, log=print):
+    """What each speed-up of :mod:`nnref.engine` buys, at the chapter 19 model's shapes.
+
+    Times, side by side in alternating rounds: one epoch of the Model through
+    the teaching classes and through the engine; one Adam step of the
+    textbook (``update_params`` per layer) and of the engine (folded, over the
+    block); and one batch's forward pass of each Dense layer with and without
+    its input check. Returns seconds (medians) and ratios.
+    """
+    X, y = make_data(n_samples)
+    times = {"epoch teaching": [], "epoch engine": [], "adam textbook": [], "adam engine": [],
+             "dense checked": [], "dense bare": []}
+
+    def model(fast):
+        m = Model(log=None)
+        rng = np.random.default_rng(0)
+        for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+            m.add(nnref.Dense(a, b, rng=rng, dtype=np.float32))
+            m.add(nnref.ReLU() if i < len(SIZES) - 2 else nnref.Softmax())
+        m.set(loss=nnref.CategoricalCrossentropy(), optimizer=nnref.Adam(decay=1e-3),
+              accuracy=nnref.CategoricalAccuracy())
+        m.finalize()
+        if not fast:
+            m._engine = lambda *args, **kwargs: None
+        return m
+
+    teaching, fast = model(False), model(True)
+    teaching.train(X[:BATCH], y[:BATCH])  # gradients and memory exist for the Adam timings
+    fast.train(X[:BATCH], y[:BATCH])
+    block = nnref.engine.Engine(fast, np.float32)
+    dense = teaching.trainable_layers[0]
+    batch = X[:BATCH]
+
+    def adam_textbook():
+        opt = teaching.optimizer
+        for _ in range(20):
+            opt.pre_update_params()
+            for layer in teaching.trainable_layers:
+                opt.update_params(layer)
+            opt.post_update_params()
+
+    def adam_engine():
+        opt = fast.optimizer
+        for _ in range(20):
+            opt.pre_update_params()
+            block.update()
+            opt.post_update_params()
+
+    def dense_checked():
+        for _ in range(50):
+            dense.forward(batch)
+
+    def dense_bare():
+        for _ in range(50):
+            np.dot(batch, dense.weights) + dense.biases
+
+    jobs = [("epoch teaching", lambda: teaching.train(X, y, batch_size=BATCH)),
+            ("epoch engine", lambda: fast.train(X, y, batch_size=BATCH)),
+            ("adam textbook", adam_textbook), ("adam engine", adam_engine),
+            ("dense checked", dense_checked), ("dense bare", dense_bare)]
+    for r in range(rounds):
+        for name, job in (jobs if r % 2 == 0 else jobs[::-1]):
+            start = time.perf_counter()
+            job()
+            times[name].append(time.perf_counter() - start)
+    med = {k: _median(v) for k, v in times.items()}
+    result = {
+        "n_samples": n_samples, "rounds": rounds,
+        "epoch_teaching_s": med["epoch teaching"], "epoch_engine_s": med["epoch engine"],
+        "adam_step_textbook_ms": med["adam textbook"] / 20 * 1e3, "adam_step_engine_ms": med["adam engine"] / 20 * 1e3,
+        "dense_check_us": (med["dense checked"] - med["dense bare"]) / 50 * 1e6,
+        "dense_forward_us": med["dense bare"] / 50 * 1e6,
+    }
+    log(f"  epoch ({n_samples} samples): teaching {result['epoch_teaching_s']:.3f} s, "
+        f"engine {result['epoch_engine_s']:.3f} s; Adam step: textbook {result['adam_step_textbook_ms']:.2f} ms, "
+        f"engine {result['adam_step_engine_ms']:.2f} ms")
+    return result
+
+
+def bench_book_setup(*, epochs=2001, rounds=3, log=print):
+    """Chapters 10 and 16 after a bare nnfs.init(): nnref.book against book-style classes (bench/booksetup.py)."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "booksetup.py"), "--epochs", str(epochs),
+                           "--rounds", str(rounds)], capture_output=True, text=True, check=True,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1"))
+    result = json.loads(done.stdout)
+    for name, row in result.items():
+        log(f"  {name}: nnref.book / book-style = {row['ratio']:.3f} ({epochs} epochs, median of {rounds} rounds)")
+    return result
+
+
 def quick(log=lambda *_: None):
     """A reduced run that takes a few seconds (for the site build); too small to judge the targets."""
     results = {"quick": True, "machine": machine_info()}
@@ -643,6 +779,8 @@ def quick(log=lambda *_: None):
         results["epoch"] = bench_epoch(rounds=1, n_samples=6_000, use_torch=False, log=log)
         results["softmax"] = bench_softmax(batches=(128, 1024), min_time=0.02, log=log)
         results["spiral"] = bench_spiral(epochs=501, rounds=1, log=log)
+        results["engine"] = bench_engine_items(n_samples=1_280, rounds=1, log=log)
+        results["book"] = bench_book_setup(epochs=201, rounds=1, log=log)
     results["machine"]["load_after"] = list(os.getloadavg())
     results["targets"] = check_targets(results)
     return results
@@ -651,7 +789,7 @@ def quick(log=lambda *_: None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", nargs="?", default="all",
-                        choices=["all", "epoch", "softmax", "spiral", "memory", "quick"])
+                        choices=["all", "epoch", "softmax", "spiral", "memory", "quick", "engine", "book"])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of the epoch (default 5)")
     parser.add_argument("--spiral-rounds", type=int, default=2)
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
@@ -677,6 +815,12 @@ def main(argv=None):
         if args.what in ("all", "spiral"):
             log("chapter 10 spiral run:")
             results["spiral"] = bench_spiral(rounds=args.spiral_rounds, log=log)
+        if args.what in ("all", "engine"):
+            log("engine items:")
+            results["engine"] = bench_engine_items(log=log)
+        if args.what in ("all", "book"):
+            log("the book's set-up (nnfs.init()):")
+            results["book"] = bench_book_setup(log=log)
         if args.what in ("all", "memory"):
             log("peak memory:")
             results["memory"] = bench_memory(log=log)

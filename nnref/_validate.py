@@ -27,6 +27,11 @@ def as_float_array(x: Any, *, owner: str, name: str = "inputs", ndim: int | tupl
     float64: the book's code keeps integer inputs integer, which silently
     truncates gradient updates.
     """
+    if type(x) is np.ndarray and x.dtype.kind == "f" and x.size and (ndim is None or x.ndim == ndim
+                                                                     or (type(ndim) is tuple and x.ndim in ndim)):
+        # the common case, a non-empty float array of the right rank: one finiteness test
+        if not check_finite or x.size <= SMALL_ARRAY and np.isfinite(x).all() or all_finite(x):
+            return x
     if isinstance(x, np.ndarray):
         arr = x
     else:
@@ -96,6 +101,9 @@ def class_labels(y: Any, *, n_samples: int, n_classes: int, owner: str) -> np.nd
     labels as ``intp``), and raises on anything else.
     """
     y = np.asarray(y)
+    if (y.ndim == 1 and y.dtype.kind in "iu" and len(y) == n_samples and len(y)
+            and y.max() < n_classes and (y.dtype.kind == "u" or y.min() >= 0)):
+        return y.astype(np.intp, copy=False)  # the common case: integer labels in range
     if y.ndim == 0 or y.ndim > 2:
         raise ValueError(f"{owner}: labels must be 1-D class indices or 2-D one-hot rows, got shape {y.shape}")
     if y.shape[0] != n_samples:
@@ -150,3 +158,53 @@ def non_negative(value: Any, *, owner: str, name: str, strictly: bool = False, u
 
 class CallOrderError(ValueError):
     """A method was called out of order, e.g. ``backward`` before ``forward``."""
+
+
+class NotFinite(FloatingPointError):
+    """A training step produced NaN or inf; the Model turns it into ``TrainingDivergedError``."""
+
+
+def layer_inputs(x: Any, n_features: int | None, *, owner: str) -> np.ndarray:
+    """A layer's ``inputs``: a finite 2-D float array with ``n_features`` columns (if given)."""
+    arr = as_float_array(x, owner=owner)
+    if n_features is not None:
+        check_features(arr, n_features, owner=owner)
+    return arr
+
+
+def incoming_gradient(dvalues: Any, like: np.ndarray | None, *, owner: str) -> np.ndarray:
+    """``dvalues`` for a ``backward``: finite, float, shaped like the forward output ``like``.
+
+    Raises :class:`CallOrderError` if ``like`` is None (``backward`` before ``forward``).
+    """
+    if like is None:
+        raise CallOrderError(f"{owner} was called before {owner.rsplit('.', 1)[0]}.forward")
+    if (type(dvalues) is np.ndarray and dvalues.dtype.kind == "f" and dvalues.shape == like.shape
+            and 0 < dvalues.size <= SMALL_ARRAY and np.isfinite(dvalues).all()):
+        return dvalues  # the common case in one test; anything else gets the detailed checks below
+    arr = as_float_array(dvalues, owner=owner, name="dvalues", ndim=None)
+    check_same_shape(like, arr, owner=owner, a_name="the forward output", b_name="dvalues")
+    return arr
+
+
+def matching_targets(y_true: Any, shape: tuple[int, ...], *, owner: str, binary: bool = False) -> np.ndarray:
+    """Targets of an element-wise loss: finite floats of exactly ``shape`` (in [0, 1] if ``binary``).
+
+    Letting numpy broadcast an (N,) target against (N, 1) predictions would
+    silently build an (N, N) matrix and a wrong loss, so shapes must match.
+    """
+    y = np.asarray(y_true)
+    if y.shape == tuple(shape) and y.dtype.kind in "ub" and (not binary or y.size == 0 or y.max() <= 1):
+        return y  # unsigned or boolean targets of the right shape: nothing else can be wrong
+    if y.dtype.kind not in "fiub":
+        raise TypeError(f"{owner}: y_true must hold real numbers, got dtype {y.dtype}")
+    # Integer targets stay integer: numpy promotes them with the predictions exactly as the book's
+    # code does (uint8 labels with float32 predictions compute in float32).
+    if y.dtype.kind == "f" and not all_finite(y):
+        raise ValueError(f"{owner}: y_true contains NaN or inf values")
+    if y.shape != tuple(shape):
+        raise ValueError(f"{owner}: y_true must have the shape of the predictions {tuple(shape)} "
+                         f"(one column per output), got {y.shape}")
+    if binary and y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"{owner}: binary targets must lie in [0, 1], got values from {y.min()} to {y.max()}")
+    return y

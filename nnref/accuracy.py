@@ -55,11 +55,12 @@ class Accuracy:
     def calculate(self, predictions: ArrayLike, y: ArrayLike) -> float:
         """Accuracy of one batch; also adds it to the epoch's running total."""
         comparisons = self.compare(np.asarray(predictions), np.asarray(y))
-        # the mean of booleans is (number of True) / size: one count serves the batch and the epoch
-        correct = np.count_nonzero(comparisons)
-        self.accumulated_sum += correct
+        # accuracy = the share of right predictions  — chapter 18
+        accuracy = np.mean(comparisons)
+        # running totals for the epoch's accuracy over all batches  — chapter 19
+        self.accumulated_sum += np.sum(comparisons)
         self.accumulated_count += comparisons.size
-        return correct / comparisons.size
+        return accuracy
 
     def calculate_accumulated(self) -> float:
         """Accuracy over every batch since :meth:`new_pass`."""

@@ -1,7 +1,7 @@
 """Activation functions: ReLU, softmax, sigmoid and linear.
 
 Each follows the layer protocol of :mod:`nnref.layers`: ``forward(inputs,
-training=False)`` and ``backward(dvalues)`` (gradients overwritten, never
+training=True)`` and ``backward(dvalues)`` (gradients overwritten, never
 accumulated), plus ``predictions(outputs)`` that turns outputs into the
 predicted labels or values (chapter 18).
 """
@@ -10,17 +10,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validate import CallOrderError, as_float_array, check_same_shape
+from ._validate import as_float_array, check_same_shape, incoming_gradient
 
 __all__ = ["ReLU", "Softmax", "Sigmoid", "Linear", "softmax_backward_loop"]
 
 
 class _Activation:
-    """Shared bookkeeping: keep inputs/outputs, check dvalues against them."""
+    """Shared bookkeeping: keep inputs and outputs; check what comes in."""
 
     trainable = False
-    #: See ``Dense.check_inputs``: a Model validates its data once and turns this off.
-    check_inputs = True
 
     def __init__(self) -> None:
         self.inputs: NDArray | None = None
@@ -28,19 +26,11 @@ class _Activation:
         self.dinputs: NDArray | None = None
 
     def _take_inputs(self, inputs: ArrayLike) -> NDArray:
-        if self.check_inputs:
-            inputs = as_float_array(inputs, owner=f"{type(self).__name__}.forward", ndim=(1, 2))
-        self.inputs = inputs
-        return inputs
+        self.inputs = as_float_array(inputs, owner=f"{type(self).__name__}.forward", ndim=(1, 2))
+        return self.inputs
 
     def _take_dvalues(self, dvalues: ArrayLike) -> NDArray:
-        name = type(self).__name__
-        if self.output is None:
-            raise CallOrderError(f"{name}.backward was called before {name}.forward")
-        if self.check_inputs:
-            dvalues = as_float_array(dvalues, owner=f"{name}.backward", name="dvalues", ndim=(1, 2))
-            check_same_shape(self.output, dvalues, owner=f"{name}.backward", a_name="output", b_name="dvalues")
-        return dvalues
+        return incoming_gradient(dvalues, self.output, owner=f"{type(self).__name__}.backward")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -61,7 +51,7 @@ class ReLU(_Activation):
     """
 
     # --8<-- [start:relu_forward]
-    def forward(self, inputs: ArrayLike, training: bool = False) -> NDArray:
+    def forward(self, inputs: ArrayLike, training: bool = True) -> NDArray:
         """Apply ``max(0, x)`` elementwise.
 
         Parameters
@@ -73,6 +63,7 @@ class ReLU(_Activation):
         output : ndarray, same shape as ``inputs``
         """
         inputs = self._take_inputs(inputs)
+        # y = max(0, x)  — chapter 4
         self.output = np.maximum(0, inputs)
         return self.output
     # --8<-- [end:relu_forward]
@@ -81,8 +72,9 @@ class ReLU(_Activation):
     def backward(self, dvalues: ArrayLike) -> NDArray:
         """Pass the gradient where the input was positive, zero elsewhere."""
         dvalues = self._take_dvalues(dvalues)
-        # dL/dx = dL/dy · [x > 0]  — chapter 9 (0 at x = 0)
-        self.dinputs = dvalues * (self.inputs > 0)
+        # ∂L/∂x = ∂L/∂y where x > 0, and 0 where x ≤ 0  — chapter 9
+        self.dinputs = dvalues.copy()
+        self.dinputs[self.inputs <= 0] = 0
         return self.dinputs
     # --8<-- [end:relu_backward]
 
@@ -117,7 +109,7 @@ class Softmax(_Activation):
     """
 
     # --8<-- [start:softmax_forward]
-    def forward(self, inputs: ArrayLike, training: bool = False) -> NDArray:
+    def forward(self, inputs: ArrayLike, training: bool = True) -> NDArray:
         """Row-wise softmax.
 
         Parameters
@@ -130,12 +122,10 @@ class Softmax(_Activation):
             Each row sums to 1.
         """
         inputs = self._take_inputs(inputs)
-        # e^(z - max z): same result, no overflow  — chapter 4 (exp in place on the fresh difference)
-        exp_values = inputs - inputs.max(axis=-1, keepdims=True)
-        np.exp(exp_values, out=exp_values)
-        # s = e^z / Σ e^z, divided in place (exp_values is a fresh array of ours)
-        exp_values /= exp_values.sum(axis=-1, keepdims=True)
-        self.output = exp_values
+        # e^(z − max z): subtracting the row maximum changes nothing but prevents overflow  — chapter 4
+        exp_values = np.exp(inputs - np.max(inputs, axis=-1, keepdims=True))
+        # s = e^z / Σ e^z, row by row  — chapter 4
+        self.output = exp_values / np.sum(exp_values, axis=-1, keepdims=True)
         return self.output
     # --8<-- [end:softmax_forward]
 
@@ -200,7 +190,7 @@ class Sigmoid(_Activation):
       \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\,\sigma(x)\bigl(1 - \sigma(x)\bigr)$$
     """
 
-    def forward(self, inputs: ArrayLike, training: bool = False) -> NDArray:
+    def forward(self, inputs: ArrayLike, training: bool = True) -> NDArray:
         """Apply the sigmoid elementwise.
 
         Parameters
@@ -212,7 +202,8 @@ class Sigmoid(_Activation):
         output : ndarray, same shape, values in (0, 1)
         """
         inputs = self._take_inputs(inputs)
-        # exp(-x) overflows to inf for x < -709; 1 / (1 + inf) = 0 is the right limit.
+        # σ(x) = 1 / (1 + e^(−x))  — chapter 16. e^(−x) overflows to inf for very
+        # negative x, and 1 / (1 + inf) = 0 is the right limit: no warning needed.
         with np.errstate(over="ignore"):
             self.output = 1 / (1 + np.exp(-inputs))
         return self.output
@@ -220,6 +211,7 @@ class Sigmoid(_Activation):
     def backward(self, dvalues: ArrayLike) -> NDArray:
         """dL/dx = dL/dy · σ(x)(1 − σ(x))."""
         dvalues = self._take_dvalues(dvalues)
+        # ∂L/∂x = ∂L/∂y · σ(x)(1 − σ(x))  — chapter 16
         self.dinputs = dvalues * (1 - self.output) * self.output
         return self.dinputs
 
@@ -240,19 +232,21 @@ class Linear(_Activation):
     $$y = x, \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}$$
     """
 
-    def forward(self, inputs: ArrayLike, training: bool = False) -> NDArray:
+    def forward(self, inputs: ArrayLike, training: bool = True) -> NDArray:
         """Return the inputs unchanged.
 
         Parameters
         ----------
         inputs : array_like, shape (n_samples, n_outputs)
         """
+        # y = x  — chapter 17
         self.output = self._take_inputs(inputs)
         return self.output
 
     def backward(self, dvalues: ArrayLike) -> NDArray:
         """Return a copy of ``dvalues`` (the derivative of x is 1)."""
-        self.dinputs = np.array(self._take_dvalues(dvalues), copy=True)
+        # ∂L/∂x = ∂L/∂y · 1  — chapter 17
+        self.dinputs = self._take_dvalues(dvalues).copy()
         return self.dinputs
 
     def predictions(self, outputs: NDArray) -> NDArray:

@@ -2,8 +2,9 @@
 
 Every layer follows one protocol, the one the book builds up chapter by chapter:
 
-* ``forward(inputs, training=False)`` stores ``inputs`` and ``output`` and
-  returns ``output``;
+* ``forward(inputs, training=True)`` stores ``inputs`` and ``output`` and
+  returns ``output`` (``training`` matters only to dropout; the Model passes it
+  explicitly, and ``False`` for inference);
 * ``backward(dvalues)`` receives the gradient of the loss with respect to
   ``output`` and stores (and returns) the gradient with respect to ``inputs`` as
   ``dinputs``; trainable layers also store ``dweights`` and ``dbiases``.
@@ -19,10 +20,9 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._validate import (
-    CallOrderError,
     as_float_array,
-    check_features,
-    check_same_shape,
+    incoming_gradient,
+    layer_inputs,
     non_negative,
     positive_int,
 )
@@ -150,26 +150,16 @@ class Dense:
         self.dweights: NDArray | None = None
         self.dbiases: NDArray | None = None
         self.dinputs: NDArray | None = None
-        #: The first layer of a model has no use for dL/dX; skipping it saves a
-        #: quarter of the work of a training step (see the Performance page).
-        self.compute_dinputs = True
-        #: Input validation (NaN/inf, shape). The Model validates its data once
-        #: up front and switches this off for speed.
-        self.check_inputs = True
-        #: ``(dweights, dbiases)`` arrays that backward writes into, or None for
-        #: fresh arrays. A Model sets it while it trains, to views of its
-        #: :class:`~nnref.optimizers.ParameterBlock`.
-        self.gradient_out: tuple[NDArray, NDArray] | None = None
     # --8<-- [end:dense_init]
 
     # --8<-- [start:dense_forward]
-    def forward(self, inputs: ArrayLike, training: bool = False) -> NDArray:
-        """Compute ``inputs @ weights + biases``; ``training`` is accepted and ignored.
+    def forward(self, inputs: ArrayLike, training: bool = True) -> NDArray:
+        """Compute ``inputs · weights + biases``.
 
         Parameters
         ----------
         inputs : array_like, shape (n_samples, n_inputs)
-        training : bool, default False
+        training : bool, default True
             Part of the common layer protocol (chapter 18); a dense layer
             behaves the same in training and inference.
 
@@ -177,15 +167,9 @@ class Dense:
         -------
         output : ndarray, shape (n_samples, n_neurons)
         """
-        if self.check_inputs:
-            inputs = as_float_array(inputs, owner="Dense.forward")
-            check_features(inputs, self.n_inputs, owner="Dense.forward")
-        self.inputs = inputs
-        # Z = X·W + b  — chapter 3. np.dot (not @) so that nnfs.init()'s patch applies;
-        # b is added in place to the fresh product, which saves an array per call.
-        output = np.dot(inputs, self.weights)
-        output += self.biases
-        self.output = output
+        self.inputs = layer_inputs(inputs, self.n_inputs, owner="Dense.forward")
+        # Z = X·W + b  — chapter 3 (np.dot, not @, so that nnfs.init()'s patch applies)
+        self.output = np.dot(self.inputs, self.weights) + self.biases
         return self.output
     # --8<-- [end:dense_forward]
 
@@ -196,31 +180,22 @@ class Dense:
         Parameters
         ----------
         dvalues : array_like, shape (n_samples, n_neurons)
-            $\partial L / \partial Z$, the gradient arriving from the next layer.
+            $G = \partial L / \partial Z$, the gradient arriving from the next layer.
 
         Returns
         -------
         dinputs : ndarray, shape (n_samples, n_inputs)
-            $\partial L / \partial X$ (``None`` if ``compute_dinputs`` is off).
+            $\partial L / \partial X$.
         """
-        if self.inputs is None:
-            raise CallOrderError("Dense.backward was called before Dense.forward")
-        if self.check_inputs:
-            dvalues = as_float_array(dvalues, owner="Dense.backward", name="dvalues")
-            check_same_shape(self.output, dvalues, owner="Dense.backward", a_name="output", b_name="dvalues")
-        out = self.gradient_out
-        if out is not None and out[0].dtype == dvalues.dtype == self.inputs.dtype:
-            # the same two results, written into the Model's gradient block
-            self.dweights = np.dot(self.inputs.T, dvalues, out=out[0])
-            self.dbiases = dvalues.sum(axis=0, keepdims=True, out=out[1])
-        else:
-            # dL/dW = X^T · G  — chapter 9
-            self.dweights = np.dot(self.inputs.T, dvalues)
-            # dL/db = sum of G over the samples  — chapter 9
-            self.dbiases = dvalues.sum(axis=0, keepdims=True)
+        dvalues = incoming_gradient(dvalues, self.output, owner="Dense.backward")
+        # ∂L/∂W = Xᵀ·G  — chapter 9
+        self.dweights = np.dot(self.inputs.T, dvalues)
+        # ∂L/∂b = Σₙ G (a sum over the samples)  — chapter 9
+        self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
+        # + the gradients of the L1/L2 penalties  — chapter 14
         self._add_regularization_gradients()
-        # dL/dX = G · W^T  — chapter 9
-        self.dinputs = np.dot(dvalues, self.weights.T) if self.compute_dinputs else None
+        # ∂L/∂X = G·Wᵀ  — chapter 9
+        self.dinputs = np.dot(dvalues, self.weights.T)
         return self.dinputs
     # --8<-- [end:dense_backward]
 
@@ -326,40 +301,38 @@ class Dropout:
         self.dinputs: NDArray | None = None
 
     def forward(self, inputs: ArrayLike, training: bool = True) -> NDArray:
-        """Apply a fresh scaled mask when ``training``; pass through otherwise.
-
-        ``training`` defaults to True because chapter 15 calls ``forward(inputs)``
-        during training; the Model always passes it explicitly.
+        """Apply a fresh scaled mask when ``training``; pass a copy through otherwise.
 
         Parameters
         ----------
         inputs : array_like, shape (n_samples, n_features)
+        training : bool, default True
+            As for every layer; chapter 15 calls ``forward(inputs)`` while
+            training, and the Model (chapter 18) passes it explicitly.
 
         Returns
         -------
         output : ndarray, same shape as ``inputs``
         """
-        inputs = as_float_array(inputs, owner="Dropout.forward", ndim=None)
-        self.inputs = inputs
-        if not training or self.rate == 0.0:
+        self.inputs = as_float_array(inputs, owner="Dropout.forward", ndim=None)
+        if not training:
+            # inference: the identity (inverted dropout needs no rescaling)  — chapter 18
             self.binary_mask = None
-            self.output = inputs
+            self.output = self.inputs.copy()
             return self.output
+        # m ~ Bernoulli(q), scaled by 1/q so the expected output equals the input  — chapter 15
         if self.rng is None:
-            mask = np.random.binomial(1, self.keep_prob, size=inputs.shape)
+            mask = np.random.binomial(1, self.keep_prob, size=self.inputs.shape)
         else:
-            mask = self.rng.random(inputs.shape) < self.keep_prob
-        # m / q: the scaling of inverted dropout, in the dtype of the data
-        self.binary_mask = mask.astype(inputs.dtype) / inputs.dtype.type(self.keep_prob)
-        self.output = inputs * self.binary_mask
+            mask = self.rng.random(self.inputs.shape) < self.keep_prob
+        self.binary_mask = mask.astype(self.inputs.dtype) / self.inputs.dtype.type(self.keep_prob)
+        # y = x · m / q
+        self.output = self.inputs * self.binary_mask
         return self.output
 
     def backward(self, dvalues: ArrayLike) -> NDArray:
-        """dL/dx = dL/dy · m / q (the identity when the last forward did not drop)."""
-        if self.inputs is None:
-            raise CallOrderError("Dropout.backward was called before Dropout.forward")
-        dvalues = as_float_array(dvalues, owner="Dropout.backward", name="dvalues", ndim=None)
-        check_same_shape(self.inputs, dvalues, owner="Dropout.backward", a_name="inputs", b_name="dvalues")
+        """dL/dx = dL/dy · m / q (a copy of dL/dy after an inference pass)."""
+        dvalues = incoming_gradient(dvalues, self.output, owner="Dropout.backward")
         self.dinputs = dvalues.copy() if self.binary_mask is None else dvalues * self.binary_mask
         return self.dinputs
 
@@ -380,13 +353,13 @@ class Input:
     def __init__(self) -> None:
         self.output: NDArray | None = None
 
-    def forward(self, inputs: ArrayLike, training: bool = False) -> NDArray:
+    def forward(self, inputs: ArrayLike, training: bool = True) -> NDArray:
         """Store ``inputs`` as ``output``.
 
         Parameters
         ----------
         inputs : array_like, shape (n_samples, n_features)
-        training : bool, default False
+        training : bool, default True
             Ignored; part of the layer protocol.
         """
         self.output = inputs

@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validate import as_float_array, check_same_shape, class_labels
+from ._validate import as_float_array, class_labels, matching_targets
 from .activations import Sigmoid, Softmax
 
 __all__ = [
@@ -49,10 +49,6 @@ class Loss:
     $$\lambda_1^{w} \sum |w| + \lambda_2^{w} \sum w^2 + \lambda_1^{b} \sum |b| + \lambda_2^{b} \sum b^2.$$
     """
 
-    #: Input validation of predictions and targets (shape, NaN/inf, label range).
-    #: A Model checks its data once per call and switches this off while it runs.
-    check_inputs = True
-
     def __init__(self) -> None:
         self.trainable_layers: list = []
         self.accumulated_sum = 0.0
@@ -65,16 +61,6 @@ class Loss:
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:  # pragma: no cover - abstract
         """Gradient of the mean loss with respect to the predictions."""
-        raise NotImplementedError
-
-    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
-        """Check a whole dataset's targets once, for predictions of ``n_outputs`` columns.
-
-        A Model calls this before it trains or evaluates and, when it succeeds,
-        switches the per-batch checks off (:attr:`check_inputs`). Returns the
-        targets in the form the loss computes with. A loss that does not
-        implement it keeps checking every batch.
-        """
         raise NotImplementedError
 
     def remember_trainable_layers(self, trainable_layers: Iterable) -> None:
@@ -101,12 +87,10 @@ class Loss:
             Targets: class indices (n_samples,), one-hot rows, or values shaped like ``output``.
         """
         sample_losses = self.forward(output, y)
-        # The mean from the one sum the epoch total needs anyway. np.mean computes
-        # exactly this: the sum in the losses' dtype, divided by n in float64,
-        # rounded back to that dtype (a test pins the equality bit for bit).
-        batch_sum = sample_losses.sum()
-        data_loss = batch_sum.dtype.type(float(batch_sum) / len(sample_losses))
-        self.accumulated_sum += batch_sum
+        # L = (1/N) Σₙ Lₙ  — chapter 5
+        data_loss = np.mean(sample_losses)
+        # running totals for the epoch's mean over all batches  — chapter 19
+        self.accumulated_sum += np.sum(sample_losses)
         self.accumulated_count += len(sample_losses)
         if not include_regularization:
             return data_loss
@@ -133,21 +117,9 @@ class Loss:
 # --8<-- [end:loss]
 
 
-# The per-call checks below all take ``check``: a loss passes its ``check_inputs``,
-# and with it off (a Model that checked its data once) they hand the input back as given.
-
-def _predictions(y_pred: ArrayLike, owner: str, check: bool = True) -> NDArray:
-    """The predictions as a float array."""
-    if not check:
-        return y_pred
+def _predictions(y_pred: ArrayLike, owner: str) -> NDArray:
+    """The predictions as a finite 2-D float array."""
     return as_float_array(y_pred, owner=owner, name="predictions")
-
-
-def _class_targets(y_true: ArrayLike, n_samples: int, n_classes: int, owner: str, check: bool = True) -> NDArray:
-    """Class indices or one-hot rows for a batch (see :func:`~nnref._validate.class_labels`)."""
-    if not check:
-        return y_true
-    return class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
 
 
 # --8<-- [start:cce]
@@ -169,11 +141,6 @@ class CategoricalCrossentropy(Loss):
     clipped value, as the book itself does for binary cross-entropy.
     """
 
-    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
-        """Class indices in ``[0, n_outputs)`` or rows of ``n_outputs`` values in [0, 1]."""
-        y = np.asarray(y_true)
-        return class_labels(y, n_samples=len(y), n_classes=n_outputs, owner=owner)
-
     # --8<-- [start:cce_forward]
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,).
@@ -186,20 +153,19 @@ class CategoricalCrossentropy(Loss):
             Class indices, one-hot rows, or probability rows summing to 1.
         """
         owner = "CategoricalCrossentropy.forward"
-        y_pred = _predictions(y_pred, owner, self.check_inputs)
+        y_pred = _predictions(y_pred, owner)
         n_samples, n_classes = y_pred.shape
-        y = _class_targets(y_true, n_samples, n_classes, owner, self.check_inputs)
+        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
+        # ŷ clipped to [1e-7, 1 − 1e-7], so that log 0 never happens  — chapter 5
+        y_pred_clipped = np.clip(y_pred, CLIP, 1 - CLIP)
         if y.ndim == 1:
-            # pick the probability given to the correct class in each row, then clip it
-            # (clipping first and picking after gives the same numbers, on N×J values instead of N)
-            confidences = np.clip(y_pred[np.arange(n_samples), y], CLIP, 1 - CLIP)
-            # L = −log(ŷ of the correct class)  — chapter 5
-            return -np.log(confidences)
-        clipped = np.clip(y_pred, CLIP, 1 - CLIP)
-        # L = −Σ_j y_j log ŷ_j. For one-hot rows this is the book's −log Σ_j y_j ŷ_j
-        # to the last bit; for soft targets (rows summing to 1) it is the
-        # cross-entropy whose gradient backward computes, where the book's form is not.
-        return -np.sum(y * np.log(clipped), axis=1)
+            # sparse labels: L = −log ŷ[n, yₙ], the probability of the correct class  — chapter 5
+            correct_confidences = y_pred_clipped[np.arange(n_samples), y]
+            return -np.log(correct_confidences)
+        # one-hot (or probability) rows: L = −Σⱼ yⱼ log ŷⱼ. For one-hot rows this equals the
+        # book's −log Σⱼ yⱼ ŷⱼ to the last bit; for soft targets it is the cross-entropy
+        # whose gradient backward computes, where the book's form is not.
+        return -np.sum(y * np.log(y_pred_clipped), axis=1)
     # --8<-- [end:cce_forward]
 
     # --8<-- [start:cce_backward]
@@ -213,15 +179,16 @@ class CategoricalCrossentropy(Loss):
         y_true : array_like, shape (n_samples,) or (n_samples, n_classes)
         """
         owner = "CategoricalCrossentropy.backward"
-        dvalues = _predictions(dvalues, owner, self.check_inputs)
+        dvalues = _predictions(dvalues, owner)
         n_samples, n_classes = dvalues.shape
-        y = _class_targets(y_true, n_samples, n_classes, owner, self.check_inputs)
+        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
         if y.ndim == 1:
-            # sparse labels → one-hot rows (np.eye is looked up at call time for nnfs)
+            # sparse labels → one-hot rows: row yₙ of the identity matrix  — chapter 9
             y = np.eye(n_classes, dtype=dvalues.dtype)[y]
-        clipped = np.clip(dvalues, CLIP, 1 - CLIP)
-        # dL/dŷ = −y / ŷ, then / N for the mean over samples  — chapter 9
-        self.dinputs = -y / clipped / n_samples
+        # ∂L/∂ŷ = −y / ŷ  — chapter 9 (ŷ clipped as in forward: the book divides by the
+        # unclipped value and gets inf at ŷ = 0), then / N for the mean over samples
+        self.dinputs = -y / np.clip(dvalues, CLIP, 1 - CLIP)
+        self.dinputs = self.dinputs / n_samples
         return self.dinputs
     # --8<-- [end:cce_backward]
 # --8<-- [end:cce]
@@ -246,8 +213,6 @@ class SoftmaxCategoricalCrossentropy:
     """
 
     trainable = False
-    #: See :attr:`Loss.check_inputs`.
-    check_inputs = True
 
     def __init__(self) -> None:
         self.activation = Softmax()
@@ -277,60 +242,25 @@ class SoftmaxCategoricalCrossentropy:
         y_true : array_like, shape (n_samples,) or (n_samples, n_classes)
         """
         owner = "SoftmaxCategoricalCrossentropy.backward"
-        dvalues = _predictions(dvalues, owner, self.check_inputs)
+        dvalues = _predictions(dvalues, owner)
         n_samples, n_classes = dvalues.shape
-        y = _class_targets(y_true, n_samples, n_classes, owner, self.check_inputs)
+        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
         if y.ndim == 2:
-            # (ŷ − y) / N with the target rows themselves: exact for one-hot rows and
-            # for soft targets (rows summing to 1), which forward accepts too; the
-            # book's argmax would silently give the wrong gradient for soft targets.
+            # ∂L/∂z = (ŷ − y) / N with the target rows themselves: exact for one-hot rows and
+            # for soft targets (rows summing to 1); the book's argmax would silently give
+            # the wrong gradient for soft targets.
             self.dinputs = (dvalues - y.astype(dvalues.dtype, copy=False)) / n_samples
             return self.dinputs
-        # ŷ − y: subtract 1 at the correct class of each row  — chapter 9
+        # ŷ − y for sparse labels: subtract 1 at the correct class of each row  — chapter 9
         self.dinputs = dvalues.copy()
         self.dinputs[np.arange(n_samples), y] -= 1
-        # / N for the mean over samples
-        self.dinputs /= n_samples
+        # ∂L/∂z = (ŷ − y) / N, the gradient of the mean over samples
+        self.dinputs = self.dinputs / n_samples
         return self.dinputs
 
     def __repr__(self) -> str:
         return "SoftmaxCategoricalCrossentropy()"
 # --8<-- [end:softmax_cce]
-
-
-def _matching_targets(y_pred: NDArray, y_true: ArrayLike, owner: str, check: bool = True) -> NDArray:
-    """Targets for element-wise losses must have exactly the shape of the predictions.
-
-    Letting numpy broadcast an (N,) target against (N, 1) predictions would
-    silently build an (N, N) matrix and a wrong loss.
-    """
-    if not check:
-        return y_true
-    y = as_float_array(y_true, owner=owner, name="y_true", ndim=None)
-    check_same_shape(y_pred, y, owner=owner, a_name="predictions", b_name="y_true")
-    return y
-
-
-def _binary_range(y: NDArray, owner: str) -> NDArray:
-    """Raise unless every binary target lies in [0, 1]."""
-    if y.size and (y.min() < 0 or y.max() > 1):
-        raise ValueError(f"{owner}: binary targets must lie in [0, 1], got values from {y.min()} to {y.max()}")
-    return y
-
-
-def _whole_targets(y_true: ArrayLike, n_outputs: int, owner: str, *, binary: bool = False) -> NDArray:
-    """An element-wise loss's targets for a whole dataset: shape (n_samples, n_outputs), finite, in [0, 1] if binary."""
-    y = as_float_array(y_true, owner=owner, name="y", ndim=None)
-    if y.ndim != 2 or y.shape[1] != n_outputs:
-        raise ValueError(f"{owner}: y must have shape (n_samples, {n_outputs}), one column per output "
-                         f"of the model, got shape {y.shape}")
-    return _binary_range(y, owner) if binary else y
-
-
-def _binary_targets(y_pred: NDArray, y_true: ArrayLike, owner: str, check: bool = True) -> NDArray:
-    if not check:
-        return y_true
-    return _binary_range(_matching_targets(y_pred, y_true, owner), owner)
 
 
 # --8<-- [start:bce]
@@ -351,10 +281,6 @@ class BinaryCrossentropy(Loss):
     clipped prediction.
     """
 
-    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
-        """Targets shaped like the predictions, (n_samples, n_outputs), in [0, 1]."""
-        return _whole_targets(y_true, n_outputs, owner, binary=True)
-
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,).
 
@@ -365,20 +291,27 @@ class BinaryCrossentropy(Loss):
         y_true : array_like, shape (n_samples, n_outputs)
             Targets in [0, 1] (usually 0 or 1). Same shape as ``y_pred``.
         """
-        y_pred = _predictions(y_pred, "BinaryCrossentropy.forward", self.check_inputs)
-        y = _binary_targets(y_pred, y_true, "BinaryCrossentropy.forward", self.check_inputs)
-        clipped = np.clip(y_pred, CLIP, 1 - CLIP)
-        sample_losses = -(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))
-        # mean over the J outputs of each sample  — chapter 16
+        owner = "BinaryCrossentropy.forward"
+        y_pred = _predictions(y_pred, owner)
+        y = matching_targets(y_true, y_pred.shape, owner=owner, binary=True)
+        # clip ŷ away from 0 and 1, where a logarithm below would be infinite  — chapter 16
+        y_pred_clipped = np.clip(y_pred, CLIP, 1 - CLIP)
+        # −[y log ŷ + (1 − y) log(1 − ŷ)] for each output  — chapter 16
+        sample_losses = -(y * np.log(y_pred_clipped) + (1 - y) * np.log(1 - y_pred_clipped))
+        # Lₙ: the mean over the J outputs of each sample  — chapter 16
         return np.mean(sample_losses, axis=-1)
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = −(y/ŷ − (1−y)/(1−ŷ)) / J / N."""
-        dvalues = _predictions(dvalues, "BinaryCrossentropy.backward", self.check_inputs)
-        y = _binary_targets(dvalues, y_true, "BinaryCrossentropy.backward", self.check_inputs)
+        owner = "BinaryCrossentropy.backward"
+        dvalues = _predictions(dvalues, owner)
+        y = matching_targets(y_true, dvalues.shape, owner=owner, binary=True)
         n_samples, n_outputs = dvalues.shape
-        clipped = np.clip(dvalues, CLIP, 1 - CLIP)
-        self.dinputs = -(y / clipped - (1 - y) / (1 - clipped)) / n_outputs / n_samples
+        clipped_dvalues = np.clip(dvalues, CLIP, 1 - CLIP)
+        # ∂Lₙ/∂ŷ = −(y/ŷ − (1 − y)/(1 − ŷ)) / J  — chapter 16
+        self.dinputs = -(y / clipped_dvalues - (1 - y) / (1 - clipped_dvalues)) / n_outputs
+        # / N for the mean over samples
+        self.dinputs = self.dinputs / n_samples
         return self.dinputs
 # --8<-- [end:bce]
 
@@ -400,8 +333,6 @@ class SigmoidBinaryCrossentropy:
     """
 
     trainable = False
-    #: See :attr:`Loss.check_inputs`.
-    check_inputs = True
 
     def __init__(self) -> None:
         self.activation = Sigmoid()
@@ -423,9 +354,11 @@ class SigmoidBinaryCrossentropy:
             The sigmoid outputs.
         y_true : array_like, shape (n_samples, n_outputs)
         """
-        dvalues = _predictions(dvalues, "SigmoidBinaryCrossentropy.backward", self.check_inputs)
-        y = _binary_targets(dvalues, y_true, "SigmoidBinaryCrossentropy.backward", self.check_inputs)
+        owner = "SigmoidBinaryCrossentropy.backward"
+        dvalues = _predictions(dvalues, owner)
+        y = matching_targets(y_true, dvalues.shape, owner=owner, binary=True)
         n_samples, n_outputs = dvalues.shape
+        # ∂L/∂z = (σ(z) − y) / J / N
         self.dinputs = (dvalues - y) / n_outputs / n_samples
         return self.dinputs
 
@@ -446,22 +379,24 @@ class MeanSquaredError(Loss):
       \frac{\partial L}{\partial \hat{y}_{nj}} = -\frac{2}{N J} (y_{nj} - \hat{y}_{nj})$$
     """
 
-    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
-        """Targets shaped like the predictions, (n_samples, n_outputs)."""
-        return _whole_targets(y_true, n_outputs, owner)
-
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
-        y_pred = _predictions(y_pred, "MeanSquaredError.forward", self.check_inputs)
-        y = _matching_targets(y_pred, y_true, "MeanSquaredError.forward", self.check_inputs)
+        owner = "MeanSquaredError.forward"
+        y_pred = _predictions(y_pred, owner)
+        y = matching_targets(y_true, y_pred.shape, owner=owner)
+        # Lₙ = (1/J) Σⱼ (yⱼ − ŷⱼ)²  — chapter 17
         return np.mean((y - y_pred) ** 2, axis=-1)
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = −2 (y − ŷ) / J / N."""
-        dvalues = _predictions(dvalues, "MeanSquaredError.backward", self.check_inputs)
-        y = _matching_targets(dvalues, y_true, "MeanSquaredError.backward", self.check_inputs)
+        owner = "MeanSquaredError.backward"
+        dvalues = _predictions(dvalues, owner)
+        y = matching_targets(y_true, dvalues.shape, owner=owner)
         n_samples, n_outputs = dvalues.shape
-        self.dinputs = -2 * (y - dvalues) / n_outputs / n_samples
+        # ∂Lₙ/∂ŷ = −2 (y − ŷ) / J  — chapter 17
+        self.dinputs = -2 * (y - dvalues) / n_outputs
+        # / N for the mean over samples
+        self.dinputs = self.dinputs / n_samples
         return self.dinputs
 # --8<-- [end:mse]
 
@@ -483,21 +418,23 @@ class MeanAbsoluteError(Loss):
     $\operatorname{sign}(\hat{y} - y)$; the tests show it by finite differences.
     """
 
-    def check_targets(self, y_true: ArrayLike, n_outputs: int, *, owner: str) -> NDArray:
-        """Targets shaped like the predictions, (n_samples, n_outputs)."""
-        return _whole_targets(y_true, n_outputs, owner)
-
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
-        y_pred = _predictions(y_pred, "MeanAbsoluteError.forward", self.check_inputs)
-        y = _matching_targets(y_pred, y_true, "MeanAbsoluteError.forward", self.check_inputs)
+        owner = "MeanAbsoluteError.forward"
+        y_pred = _predictions(y_pred, owner)
+        y = matching_targets(y_true, y_pred.shape, owner=owner)
+        # Lₙ = (1/J) Σⱼ |yⱼ − ŷⱼ|  — chapter 17
         return np.mean(np.abs(y - y_pred), axis=-1)
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = sign(ŷ − y) / J / N (the book has the opposite sign)."""
-        dvalues = _predictions(dvalues, "MeanAbsoluteError.backward", self.check_inputs)
-        y = _matching_targets(dvalues, y_true, "MeanAbsoluteError.backward", self.check_inputs)
+        owner = "MeanAbsoluteError.backward"
+        dvalues = _predictions(dvalues, owner)
+        y = matching_targets(y_true, dvalues.shape, owner=owner)
         n_samples, n_outputs = dvalues.shape
-        self.dinputs = np.sign(dvalues - y) / n_outputs / n_samples
+        # ∂Lₙ/∂ŷ = sign(ŷ − y) / J  (the book's code has sign(y − ŷ): see the errata)
+        self.dinputs = np.sign(dvalues - y) / n_outputs
+        # / N for the mean over samples
+        self.dinputs = self.dinputs / n_samples
         return self.dinputs
 # --8<-- [end:mae]

@@ -18,12 +18,17 @@ What differs from the book's ``Model`` (each point is tested):
   pass (:class:`~nnref.losses.SigmoidBinaryCrossentropy`), as softmax with
   categorical cross-entropy does in the book;
 * the data are checked once, up front (2-D, finite, as many targets as
-  samples, the right number of features); the per-call checks inside the
-  layers are then switched off for the duration of the call, for speed;
-* the first layer skips computing $\partial L / \partial X$, which nothing uses;
+  samples, the right number of features, labels in range), before anything
+  about the model changes; hidden sizes that do not chain are refused by
+  :meth:`Model.finalize`;
+* when numpy is not patched, the Model trains, evaluates and predicts through
+  :mod:`nnref.engine`, which computes the same numbers as these classes
+  (tested) without their per-call overheads; after ``nnfs.init()`` or inside
+  :func:`nnref.book_mode` it runs the plain classes, as the book does;
 * the parameters follow the dtype of the data (float32 data train float32
-  parameters, about twice as fast), or an explicit ``dtype``; inside
-  :func:`nnref.book_mode` nothing is cast, so the book's numbers come out;
+  parameters, about twice as fast), or an explicit ``dtype``; after
+  ``nnfs.init()`` or inside :func:`nnref.book_mode` nothing is cast, so the
+  book's numbers come out;
 * a NaN or infinite loss stops training with an error naming the epoch and step;
 * ``train`` returns a :class:`History` of per-epoch numbers for plotting;
 * ``get_parameters`` and ``set_parameters`` copy, so two models never share arrays;
@@ -31,7 +36,6 @@ What differs from the book's ``Model`` (each point is tested):
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
@@ -39,17 +43,18 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._validate import CallOrderError, as_float_array, positive_int
+from ._validate import CallOrderError, NotFinite, as_float_array, class_labels, matching_targets, positive_int
 from .activations import Linear, ReLU, Sigmoid, Softmax
 from .layers import Dense, Dropout, Input
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    MeanAbsoluteError,
+    MeanSquaredError,
     SigmoidBinaryCrossentropy,
     SoftmaxCategoricalCrossentropy,
 )
-from .optimizers import ParameterBlock
-from .repro import book_mode_active
+from .repro import numpy_patched
 
 __all__ = ["Model", "History", "Metrics", "TrainingDivergedError"]
 
@@ -234,7 +239,6 @@ class Model:
             raise TypeError(f"Model: log must be a callable taking one string, or None, got {type(log).__name__}")
         self._log = log
         self._bar = None
-        self._block: ParameterBlock | None = None
         self._finalized = False
 
     # ------------------------------------------------------------------ building
@@ -243,6 +247,9 @@ class Model:
         """Append a layer (chapter 18). Call :meth:`finalize` after the last one."""
         if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
             raise TypeError(f"Model.add: a layer needs forward and backward methods, got {type(layer).__name__}")
+        if any(layer is other for other in self.layers):
+            raise ValueError(f"Model.add: this {layer!r} object is already layer {self._index(layer)} of the model; "
+                             "one object keeps one set of inputs and gradients, so create a new layer instead")
         self.layers.append(layer)
         self._finalized = False
 
@@ -268,11 +275,12 @@ class Model:
         Creates the input layer, lists the trainable layers (``trainable`` is
         True) and hands them to the loss for its regularization term, and picks
         the combined backward pass for softmax + categorical cross-entropy (the
-        book) and for sigmoid + binary cross-entropy (our addition). The first
-        layer is told not to compute its input gradient, which is never used.
+        book) and for sigmoid + binary cross-entropy (our addition). Hidden
+        sizes that do not chain are refused here, with the layers named.
         """
         if not self.layers:
             raise ValueError("Model.finalize: the model has no layers; call add() first")
+        self._check_sizes_chain()
         self.input_layer = Input()
         # prev / next as in the book, for readers who follow the chain by hand
         for i, layer in enumerate(self.layers):
@@ -289,10 +297,6 @@ class Model:
             self.combined_output = SigmoidBinaryCrossentropy()
         else:
             self.combined_output = None
-        # dL/dX of the first layer has no consumer: skip it (a quarter of a step's work)
-        for i, layer in enumerate(self.layers):
-            if hasattr(layer, "compute_dinputs"):
-                layer.compute_dinputs = i > 0
         self._finalized = True
     # --8<-- [end:model_finalize]
 
@@ -401,15 +405,17 @@ class Model:
         print_every = positive_int(print_every, owner="Model.train", name="print_every")
         if batch_size is not None:
             batch_size = positive_int(batch_size, owner="Model.train", name="batch_size")
-        X, y, dtype, trusted = self._prepare(X, y, owner="Model.train", cast_parameters=True)
+        X, y, dtype = self._prepare(X, y, owner="Model.train", training=True)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("Model.train: validation_data must be a pair (X_val, y_val), "
                                 f"got {type(validation_data).__name__}")
-            X_val, y_val, _, val_trusted = self._prepare(*validation_data, owner="Model.train (validation_data)",
-                                                         dtype=dtype)
+            X_val, y_val, _ = self._prepare(*validation_data, owner="Model.train (validation_data)", dtype=dtype)
             validation_data = (X_val, y_val)
-            trusted = trusted and val_trusted
+        # Everything is checked: only now may the model change (its dtype first).
+        if dtype is not None:
+            self._cast_parameters(dtype)
+        engine = self._engine(dtype, train=True)
 
         self.accuracy.init(y)
         history = History()
@@ -417,19 +423,41 @@ class Model:
         bar = self._progress_bar(epochs * train_steps) if progress else None
         self._bar = bar
         try:
-            with self._trusted_inputs(loss=trusted), self._parameter_block(dtype):
-                for epoch in range(1, epochs + 1):
-                    self._train_epoch(X, y, epoch, epochs, batch_size, train_steps, print_every,
-                                      validation_data, history, bar)
+            for epoch in range(1, epochs + 1):
+                self._train_epoch(X, y, epoch, epochs, batch_size, train_steps, print_every,
+                                  validation_data, history, bar, engine)
         finally:
             self._bar = None
             if bar is not None:
                 bar.close()
         return history
 
+    # --8<-- [start:model_train_step]
+    def _train_step(self, batch_X: NDArray, batch_y: NDArray) -> tuple[Any, Any, Any]:
+        """One training step of chapters 18–19; returns ``(data_loss, regularization_loss, accuracy)``."""
+        # forward through every layer, dropout on
+        output = self.forward(batch_X, training=True)
+        if not np.isfinite(output).all():
+            raise NotFinite("the model's outputs became NaN or inf")
+        # L = data loss + regularization loss  — chapter 14
+        data_loss, reg_loss = self.loss.calculate(output, batch_y, include_regularization=True)
+        if not math.isfinite(data_loss + reg_loss):
+            raise NotFinite(f"the loss became {data_loss + reg_loss} (data_loss {data_loss}, reg_loss {reg_loss})")
+        predictions = self.output_layer_activation.predictions(output)
+        accuracy = self.accuracy.calculate(predictions, batch_y)
+        # backward through every layer, in reverse order
+        self.backward(output, batch_y)
+        # the optimizer moves every trainable layer  — chapter 10
+        self.optimizer.pre_update_params()
+        for layer in self.trainable_layers:
+            self.optimizer.update_params(layer)
+        self.optimizer.post_update_params()
+        return data_loss, reg_loss, accuracy
+    # --8<-- [end:model_train_step]
+
     # --8<-- [start:model_train_epoch]
     def _train_epoch(self, X, y, epoch, epochs, batch_size, train_steps, print_every, validation_data,
-                     history, bar) -> None:
+                     history, bar, engine=None) -> None:
         """One epoch: the steps, the epoch numbers, and validation when it is due."""
         batched = batch_size is not None
         show_lines = bar is None
@@ -439,37 +467,22 @@ class Model:
             bar.set_description(f"epoch {epoch}/{epochs}", refresh=False)
         self.loss.new_pass()
         self.accuracy.new_pass()
-        optimizer = self.optimizer
-        block = self._block
+        # the same step, computed by the plain classes or by nnref.engine
+        train_step = self._train_step if engine is None else engine.train_step
         for step, (batch_X, batch_y) in enumerate(zip(_batches(X, batch_size, train_steps),
                                                       _batches(y, batch_size, train_steps))):
-            output = self.forward(batch_X, training=True)
-            # Diverged weights give non-finite outputs (which the loss would refuse
-            # without saying where) or finite outputs with an overflowing loss.
-            if not np.isfinite(output).all():
-                self._diverged("the model's outputs became NaN or inf", epoch, step, history)
-            data_loss, reg_loss = self.loss.calculate(output, batch_y, include_regularization=True)
-            loss = data_loss + reg_loss
-            if not math.isfinite(loss):
-                self._diverged(f"the loss became {loss} (data_loss {data_loss}, reg_loss {reg_loss})",
-                               epoch, step, history)
-            predictions = self.output_layer_activation.predictions(output)
-            accuracy = self.accuracy.calculate(predictions, batch_y)
-            self.backward(output, batch_y)
-            optimizer.pre_update_params()
-            if block is not None and block.holds_gradients():
-                optimizer.update_block(block)  # all layers at once, the same numbers (ParameterBlock)
-            else:
-                for layer in self.trainable_layers:
-                    optimizer.update_params(layer)
-            optimizer.post_update_params()
-            lr = optimizer.current_learning_rate
+            try:
+                data_loss, reg_loss, accuracy = train_step(batch_X, batch_y)
+            except NotFinite as exc:
+                self._diverged(str(exc), epoch, step, history)
+            lr = self.optimizer.current_learning_rate
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", acc=f"{accuracy:.3f}", lr=f"{lr:.3g}", refresh=False)
+                bar.set_postfix(loss=f"{data_loss + reg_loss:.3f}", acc=f"{accuracy:.3f}", lr=f"{lr:.3g}",
+                                refresh=False)
             elif batched and (step % print_every == 0 or step == train_steps - 1):
                 self.log(_stats_line(f"step: {step}, ", accuracy, data_loss, reg_loss, lr))
-        lr = optimizer.current_learning_rate
+        lr = self.optimizer.current_learning_rate
         if batched:
             # Epoch numbers over all batches (chapter 19); the penalty is that of the current weights.
             data_loss, reg_loss = self.loss.calculate_accumulated(include_regularization=True)
@@ -482,10 +495,10 @@ class Model:
         if validation_data is None:
             return
         if batched:
-            history._add_val(epoch, self._evaluate(*validation_data, batch_size=batch_size))
+            history._add_val(epoch, self._evaluate(*validation_data, batch_size=batch_size, engine=engine))
         elif epoch % print_every == 0 or epoch == epochs:
             # Chapter 18 prints validation once, after the last epoch; we also record it on the way.
-            metrics = self._evaluate(*validation_data, batch_size=None, quiet=epoch != epochs)
+            metrics = self._evaluate(*validation_data, batch_size=None, quiet=epoch != epochs, engine=engine)
             history._add_val(epoch, metrics)
     # --8<-- [end:model_train_epoch]
 
@@ -515,20 +528,26 @@ class Model:
         self._require_predictions("evaluate")
         if batch_size is not None:
             batch_size = positive_int(batch_size, owner="Model.evaluate", name="batch_size")
-        X_val, y_val, _, trusted = self._prepare(X_val, y_val, owner="Model.evaluate")
-        with self._trusted_inputs(loss=trusted):
-            return self._evaluate(X_val, y_val, batch_size=batch_size)
+        X_val, y_val, dtype = self._prepare(X_val, y_val, owner="Model.evaluate")
+        return self._evaluate(X_val, y_val, batch_size=batch_size, engine=self._engine(dtype, train=False))
 
     # --8<-- [start:model_evaluate]
-    def _evaluate(self, X_val: NDArray, y_val: NDArray, *, batch_size: int | None, quiet: bool = False) -> Metrics:
-        """:meth:`evaluate` on data already checked."""
+    def _evaluate(self, X_val: NDArray, y_val: NDArray, *, batch_size: int | None, quiet: bool = False,
+                  engine=None) -> Metrics:
+        """:meth:`evaluate` on data already checked (chapters 18–20)."""
         # Regression accuracy needs its precision band; a loaded model may not have one yet.
         self.accuracy.init(y_val)
         steps = _steps(len(X_val), batch_size)
         self.loss.new_pass()
         self.accuracy.new_pass()
-        # the callers (train, evaluate) have switched the per-call checks off already
         for batch_X, batch_y in zip(_batches(X_val, batch_size, steps), _batches(y_val, batch_size, steps)):
+            if engine is not None:
+                try:
+                    engine.evaluate_step(batch_X, batch_y)
+                except NotFinite as exc:
+                    raise ValueError(f"Model.evaluate: {exc}") from None
+                continue
+            # dropout off: the model as it will be used
             output = self.forward(batch_X, training=False)
             if not np.isfinite(output).all():
                 raise ValueError("Model.evaluate: the model's outputs contain NaN or inf values "
@@ -561,10 +580,14 @@ class Model:
         if batch_size is not None:
             batch_size = positive_int(batch_size, owner="Model.predict", name="batch_size")
         X = self._check_X(X, owner="Model.predict")
-        X = self._cast_data(X, self._parameter_dtype())
+        dtype = self._parameter_dtype()
+        X = self._cast_data(X, dtype)
+        engine = self._engine(dtype, train=False, purpose="predict")
         steps = _steps(len(X), batch_size)
-        with self._trusted_inputs():
+        if engine is None:
             outputs = [self.forward(batch_X, training=False) for batch_X in _batches(X, batch_size, steps)]
+        else:  # the engine's outputs live in arrays it reuses: keep copies
+            outputs = [engine.forward(batch_X, training=False).copy() for batch_X in _batches(X, batch_size, steps)]
         result = outputs[0] if len(outputs) == 1 else np.vstack(outputs)
         # Never hand back the caller's own array (a model of only element-wise layers may pass it through).
         return result.copy() if np.may_share_memory(result, X) else result
@@ -689,26 +712,48 @@ class Model:
                 return None
         return width
 
-    def _check_targets(self, y: NDArray, n_features: int, *, owner: str) -> tuple[NDArray, bool]:
-        """Check every target once with the loss; ``(y, True)`` if the per-batch checks may then go.
+    def _check_sizes_chain(self) -> None:
+        """Refuse a Dense layer whose input size is not the output size of the layers before it."""
+        width, source = None, None
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                if width is not None and layer.n_inputs != width:
+                    raise ValueError(f"Model.finalize: layer {i} ({layer!r}) takes {layer.n_inputs} inputs, but "
+                                     f"layer {source} ({self.layers[source]!r}) gives {width} outputs; "
+                                     f"make it Dense({width}, {layer.n_neurons})")
+                width, source = layer.n_neurons, i
+            elif not isinstance(layer, _ELEMENTWISE_LAYERS):
+                width, source = None, None  # a layer of the user's own: its width is unknown
 
-        The loss's own per-batch checks (label range, shapes) are switched off
-        only when the loss has checked the whole dataset up front, against the
-        output width the model will produce.
+    def _index(self, layer: Any) -> int:
+        return next(i for i, other in enumerate(self.layers) if other is layer)
+
+    def _check_targets(self, y: NDArray, n_features: int, *, owner: str) -> NDArray:
+        """Check every target once against the output the model will produce.
+
+        Class labels must lie in range for a categorical loss; element-wise
+        losses need targets of exactly the output's shape (in [0, 1] for binary
+        cross-entropy). The same checks as the losses' own (one helper each).
         """
         width = self._output_width(n_features)
-        if width is None or self.loss is None:
-            return y, False
-        try:
-            return self.loss.check_targets(y, width, owner=owner), True
-        except NotImplementedError:  # a loss of the user's own: it keeps checking every batch
-            return y, False
+        if width is None:
+            return y  # a layer of unknown width: the loss checks each batch itself
+        if isinstance(self.loss, CategoricalCrossentropy):
+            return class_labels(y, n_samples=len(y), n_classes=width, owner=owner)
+        if isinstance(self.loss, (BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError)):
+            if y.ndim != 2:
+                raise ValueError(f"{owner}: y must have shape (n_samples, {width}), one column per output "
+                                 f"of the model, got shape {y.shape}")
+            return matching_targets(y, (len(y), width), owner=owner,
+                                    binary=isinstance(self.loss, BinaryCrossentropy))
+        return y
 
-    def _prepare(self, X: ArrayLike, y: ArrayLike, *, owner: str, cast_parameters: bool = False,
-                 dtype: np.dtype | None = None):
-        """Check the data once; choose and apply the dtype.
+    def _prepare(self, X: ArrayLike, y: ArrayLike, *, owner: str, training: bool = False,
+                 dtype: np.dtype | None = None) -> tuple[NDArray, NDArray, np.dtype | None]:
+        """Check the data once and choose the dtype; returns ``(X, y, dtype)`` with the data cast.
 
-        Returns ``(X, y, dtype, targets_checked)``; see :meth:`_check_targets`.
+        Changes nothing about the model: :meth:`train` casts the parameters
+        only after every check has passed.
         """
         X = self._check_X(X, owner=owner)
         y = np.asarray(y)
@@ -720,33 +765,34 @@ class Model:
             raise TypeError(f"{owner}: y must hold numbers, got dtype {y.dtype}")
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise ValueError(f"{owner}: y contains NaN or inf values")
+        y = self._check_targets(y, X.shape[1], owner=owner)
         if dtype is None:
-            dtype = self._data_dtype(X) if cast_parameters else self._parameter_dtype()
-        if cast_parameters and dtype is not None:
-            self._cast_parameters(dtype)
-        y, targets_checked = self._check_targets(y, X.shape[1], owner=owner)
+            dtype = self._data_dtype(X) if training else self._parameter_dtype()
         X = self._cast_data(X, dtype)
         if dtype is not None and y.dtype.kind == "f" and y.dtype != dtype:
             y = y.astype(dtype)  # regression targets in the model's dtype keep the gradient in it
-        return X, y, dtype, targets_checked
+        return X, y, dtype
 
     def _data_dtype(self, X: NDArray) -> np.dtype | None:
-        """The dtype to train in: the explicit one, else the data's; None (leave all) in book mode."""
+        """The dtype to train in: the explicit one, else the data's; None (leave all) in the book's set-up."""
         if self.dtype is not None:
             return self.dtype
-        if book_mode_active():
+        if numpy_patched():
             return None  # the book never casts: its numbers depend on float32 weights with float64 data
         return X.dtype
 
     def _parameter_dtype(self) -> np.dtype | None:
         if self.dtype is not None:
             return self.dtype
-        if self.trainable_layers and not book_mode_active():
-            return np.asarray(self.trainable_layers[0].weights).dtype
+        if self.trainable_layers and not numpy_patched():
+            return np.result_type(*[layer.weights for layer in self.trainable_layers])
         return None
 
     def _cast_data(self, X: NDArray, dtype: np.dtype | None) -> NDArray:
-        return X if dtype is None or X.dtype == dtype else X.astype(dtype)
+        if dtype is None:
+            return X
+        # the engine writes products into arrays of its own: it needs C-contiguous data
+        return np.ascontiguousarray(X, dtype=dtype)
 
     def _cast_parameters(self, dtype: np.dtype) -> None:
         for layer in self.trainable_layers:
@@ -755,55 +801,23 @@ class Model:
             if layer.biases.dtype != dtype:
                 layer.biases = layer.biases.astype(dtype)
 
-    @contextlib.contextmanager
-    def _parameter_block(self, dtype: np.dtype | None) -> Iterator[None]:
-        """While training, keep the parameters in one :class:`~nnref.optimizers.ParameterBlock`.
+    def _engine(self, dtype: np.dtype | None, *, train: bool, purpose: str | None = None):
+        """The fast path (:mod:`nnref.engine`) for this call, or None for the plain classes.
 
-        The Dense layers write their gradients into the block and the
-        optimizer steps it as a whole. Nothing changes inside
-        :func:`nnref.book_mode` (``dtype`` None: the book's mixed dtypes stay)
-        or for layers of other kinds. A block is made once and reused while
-        the layers still hold its arrays (``set_parameters`` replaces them).
+        None when numpy is patched (``nnfs.init()``, :func:`nnref.book_mode`):
+        then the book's arithmetic is wanted, which is the plain classes'.
+        None also for layers, losses or optimizers the engine has no kernel for
+        (a user's own classes, subclasses included).
         """
-        layers = self.trainable_layers
-        if dtype is None or not layers or not all(isinstance(layer, Dense) for layer in layers):
-            self._block = None
-            yield
-            return
-        block = self._block
-        if block is None or block.layers != layers or block.values.dtype != dtype or not block.holds_parameters():
-            block = self._block = ParameterBlock(layers, dtype)
-        for i, layer in enumerate(layers):
-            layer.gradient_out = block.gradient_views(i)
-        try:
-            yield
-        finally:
-            # outside training a layer's backward makes fresh arrays again, as in the book
-            for layer in layers:
-                layer.gradient_out = None
+        if dtype is None or numpy_patched():
+            return None
+        from . import engine
 
-    @contextlib.contextmanager
-    def _trusted_inputs(self, *, loss: bool = False) -> Iterator[None]:
-        """Switch off the layers' own input checks; the Model has checked the data once.
-
-        With ``loss``, the loss's and the combined output's checks go too (the
-        targets were checked once by :meth:`_check_targets`).
-        """
-        saved = []
-        objects = list(self.layers)
-        if loss:
-            objects += [obj for obj in (self.loss, self.combined_output) if obj is not None]
-        for layer in objects:
-            saved.append((layer, layer.__dict__.get("check_inputs", _UNSET)))
-            layer.check_inputs = False
-        try:
-            yield
-        finally:
-            for layer, value in saved:
-                if value is _UNSET:
-                    layer.__dict__.pop("check_inputs", None)  # back to the class default
-                else:
-                    layer.check_inputs = value
+        if not engine.supports(self, purpose or ("train" if train else "evaluate")):
+            return None
+        if any(layer.weights.dtype != dtype or layer.biases.dtype != dtype for layer in self.trainable_layers):
+            return None
+        return engine.Engine(self, dtype, train=train)
 
     def _progress_bar(self, total: int):
         try:
@@ -819,7 +833,6 @@ class Model:
 # --8<-- [end:model]
 
 
-_UNSET = object()
 
 #: Layers whose output has as many columns as their input.
 _ELEMENTWISE_LAYERS = (Dropout, ReLU, Softmax, Sigmoid, Linear)

@@ -7,6 +7,12 @@ returns float32, and the global RNG is seeded with 0. nnref looks these
 functions up at call time (``np.dot``, never ``@``), so its objects produce the
 book's numbers whenever the patch is active, whatever the import order.
 
+:func:`numpy_patched` tells whether numpy is patched, by comparing numpy's
+public functions with the originals that stay in numpy's own modules. It is
+true after a bare ``nnfs.init()`` (the book's set-up) and inside
+:func:`book_mode` alike; the Model then trains through the plain classes, as
+the book's code does, instead of its fast path (:mod:`nnref.engine`).
+
 :func:`book_mode` applies the patch for the duration of a ``with`` block and
 then restores numpy's functions and its global random state, so one test (or
 one page of the site) cannot leak the patch into the next.
@@ -19,7 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["book_mode", "book_mode_active"]
+__all__ = ["book_mode", "book_mode_active", "numpy_patched"]
 
 # (module, attribute) pairs that nnfs.init() replaces.
 _PATCHED = ((np, "dot"), (np, "zeros"), (np, "eye"), (np.random, "randn"))
@@ -27,9 +33,39 @@ _lock = threading.RLock()
 _depth = 0
 
 
+def _originals() -> list[tuple[object, str, object]]:
+    """(module, name, numpy's own function) for each function ``nnfs.init()`` replaces.
+
+    nnfs rebinds the names in the ``numpy`` and ``numpy.random`` namespaces only;
+    the modules that define the functions keep the originals.
+    """
+    try:  # numpy >= 2
+        from numpy._core import multiarray
+        from numpy.lib import _twodim_base_impl as twodim
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray  # type: ignore[no-redef]
+        from numpy.lib import twodim_base as twodim  # type: ignore[no-redef]
+    from numpy.random import mtrand
+
+    return [(np, "dot", multiarray.dot), (np, "zeros", multiarray.zeros), (np, "eye", twodim.eye),
+            (np.random, "randn", mtrand.randn)]
+
+
+_ORIGINALS = _originals()
+
+
+def numpy_patched() -> bool:
+    """True when any of ``np.dot``, ``np.zeros``, ``np.eye``, ``np.random.randn`` is not numpy's own.
+
+    That is the case after ``nnfs.init()`` (whenever it ran, before or after
+    nnref was imported) and inside :func:`book_mode`.
+    """
+    return any(getattr(module, name) is not original for module, name, original in _ORIGINALS)
+
+
 def book_mode_active() -> bool:
-    """True inside a :func:`book_mode` block."""
-    return _depth > 0
+    """True when numpy computes the book's way: after ``nnfs.init()`` or inside :func:`book_mode`."""
+    return numpy_patched()
 
 
 # --8<-- [start:book_mode]
@@ -61,9 +97,9 @@ def book_mode(seed: int = 0) -> Iterator[None]:
     with _lock:
         saved = [(mod, name, getattr(mod, name)) for mod, name in _PATCHED]
         rng_state = np.random.get_state()
-        outer = _depth > 0
-        if outer:
-            # Already patched: re-seed only, do not wrap the wrappers.
+        if numpy_patched():
+            # Already patched (an outer block, or the script ran nnfs.init()):
+            # re-seed only, do not wrap the wrappers.
             np.random.seed(seed)
         else:
             nnfs.init(random_seed=seed)

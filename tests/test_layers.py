@@ -57,15 +57,6 @@ def test_dense_integer_inputs_become_float():
     assert out.dtype == np.float64 and layer.inputs.dtype == np.float64
 
 
-def test_dense_skip_dinputs():
-    """compute_dinputs=False skips dL/dX (first layer) but still computes the parameter gradients."""
-    layer = nnref.Dense(3, 2, rng=0)
-    layer.compute_dinputs = False
-    layer.forward(X)
-    assert layer.backward(np.ones((4, 2))) is None and layer.dinputs is None
-    assert layer.dweights.shape == (3, 2)
-
-
 def test_dense_regularization_loss_and_gradient():
     """Penalty λ1 Σ|w| + λ2 Σw² (+ biases), and its gradient λ1 sign(w) + 2 λ2 w added to dweights."""
     layer = nnref.Dense(3, 2, rng=0, weight_regularizer_l1=0.1, weight_regularizer_l2=0.2,

@@ -75,7 +75,7 @@ class FrozenOptimizer(Optimizer):
         super().__init__(learning_rate=1.0)
 
     def update_params(self, layer):
-        self._check_layer(layer)
+        self._parameters(layer)  # the base class's checks, then no move
 
 
 class Spy:
@@ -185,13 +185,52 @@ def test_set_after_finalize_relinks_the_new_loss():
     assert isinstance(model.combined_output, SoftmaxCategoricalCrossentropy)
 
 
-def test_first_dense_layer_skips_its_input_gradient():
-    """The first layer's dL/dX is never used, so it is not computed; the others still are."""
+def test_finalize_leaves_every_layer_computing_its_input_gradient():
+    """Training does not switch off the first layer's dL/dX: its backward still returns it and gradcheck passes."""
+    from nnref.gradcheck import check_layer
+
     model = classifier()
     X, y = blobs(20)
-    model.train(X, y, epochs=1)
-    assert model.layers[0].compute_dinputs is False and model.layers[0].dinputs is None
-    assert model.layers[2].compute_dinputs is True and model.layers[2].dinputs.shape == (20, 16)
+    model.train(X, y, epochs=2)
+    first = model.layers[0]
+    first.forward(X[:5])
+    assert first.backward(np.ones((5, 16))).shape == (5, 2)
+    assert check_layer(first, X[:5]).passed
+
+
+def test_hidden_sizes_that_do_not_chain_are_refused_by_finalize():
+    """Dense(2, 16) then Dense(8, 3) fails in finalize with both layers named, not inside train."""
+    model = Model(log=None)
+    model.add(Dense(2, 16, rng=1))
+    model.add(ReLU())
+    model.add(Dense(8, 3, rng=2))
+    model.add(Softmax())
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(), accuracy=CategoricalAccuracy())
+    with pytest.raises(ValueError, match=r"layer 2 \(Dense\(8, 3\)\) takes 8 inputs, but layer 0 "
+                                         r"\(Dense\(2, 16\)\) gives 16 outputs; make it Dense\(16, 3\)"):
+        model.finalize()
+
+
+def test_the_same_layer_object_cannot_be_added_twice():
+    """One object keeps one set of inputs and gradients: adding it twice is refused with its position."""
+    model = Model(log=None)
+    relu = ReLU()
+    model.add(Dense(2, 2, rng=0))
+    model.add(relu)
+    model.add(Dense(2, 2, rng=1))
+    with pytest.raises(ValueError, match=r"already layer 1 of the model"):
+        model.add(relu)
+
+
+def test_a_refused_train_call_leaves_the_models_dtype_alone():
+    """Bad targets are refused before the parameters are cast to the data's dtype."""
+    model = classifier()
+    X, y = blobs(20)
+    bad = y.copy()
+    bad[3] = 9
+    with pytest.raises(ValueError, match="class labels"):
+        model.train(X.astype(np.float32), bad)
+    assert model.layers[0].weights.dtype == np.float64 and model.layers[2].biases.dtype == np.float64
 
 
 # ---------------------------------------------------------------- passes
@@ -482,36 +521,19 @@ def test_elementwise_loss_targets_must_have_the_output_shape():
         binary.train(Xb, (yb.reshape(-1, 1) * 2.0))
 
 
-def test_loss_checks_are_off_only_while_the_model_runs_and_only_when_targets_were_checked():
-    """During training the loss and the combined backward skip their checks; afterwards they check again."""
+def test_a_subclassed_loss_trains_through_its_own_methods():
+    """The fast path serves only nnref's own classes: a user's subclass is called on every batch."""
     model = classifier()
     seen = []
 
     class Recording(CategoricalCrossentropy):
         def forward(self, y_pred, y_true):
-            seen.append(self.check_inputs)
+            seen.append(len(y_pred))
             return super().forward(y_pred, y_true)
 
     model.set(loss=Recording())
     model.train(*blobs(20), epochs=2, batch_size=10)
-    assert seen and not any(seen)
-    assert model.loss.check_inputs is True and model.combined_output.check_inputs is True
-    with pytest.raises(ValueError, match="class labels"):
-        model.loss.forward(np.full((2, 3), 1 / 3), np.array([0, 5]))
-
-    class OwnLoss(nnref.Loss):  # no check_targets: it keeps its checks on every batch
-        def forward(self, y_pred, y_true):
-            seen.append(self.check_inputs)
-            return CategoricalCrossentropy().forward(y_pred, y_true)
-
-        def backward(self, dvalues, y_true):
-            self.dinputs = CategoricalCrossentropy().backward(dvalues, y_true)
-            return self.dinputs
-
-    seen.clear()
-    model.set(loss=OwnLoss())
-    model.train(*blobs(20), epochs=1, batch_size=10)
-    assert seen and all(seen)
+    assert seen == [10, 10, 10, 10]
 
 
 def test_a_layer_of_unknown_width_keeps_the_loss_checking_every_batch():
@@ -573,14 +595,14 @@ def test_divergence_stops_training_naming_epoch_and_step():
     assert len(err.history) == err.epoch - 1
 
 
-def test_layer_checks_are_restored_after_training():
-    """The Model switches the layers' own input checks off while it runs and back on afterwards."""
+def test_layers_still_check_their_inputs_after_training():
+    """Training leaves no switch behind: a layer refuses NaN inputs afterwards, as before."""
     model = classifier()
     model.train(*blobs(10), epochs=1)
-    assert model.layers[0].check_inputs is True
-    assert model.layers[1].check_inputs is True
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Dense.forward: inputs contains NaN"):
         model.layers[0].forward(np.full((2, 2), np.nan))
+    with pytest.raises(ValueError, match="ReLU.forward: inputs contains NaN"):
+        model.layers[1].forward(np.full((2, 16), np.nan))
 
 
 # ---------------------------------------------------------------- parameters

@@ -208,3 +208,27 @@ def test_float32_parameters_stay_float32():
 def test_repr_names_the_settings():
     """repr shows the class, learning rate and decay."""
     assert repr(nnref.Adam(learning_rate=0.05, decay=5e-7)) == "Adam(learning_rate=0.05, decay=5e-07)"
+
+
+def test_sgd_momentum_can_be_switched_on_after_construction():
+    """Setting opt.momentum = 0.9 on a plain SGD (as in a notebook) starts a velocity instead of failing."""
+    layer = nnref.Dense(3, 2, rng=0)
+    layer.forward(np.ones((4, 3)))
+    layer.backward(np.ones((4, 2)))
+    optimizer = nnref.SGD(learning_rate=0.1)
+    optimizer.update_params(layer)
+    assert optimizer.state(layer) == {}
+    optimizer.momentum = 0.9
+    before = layer.weights.copy()
+    optimizer.update_params(layer)
+    velocity = optimizer.state(layer)["weight_momentums"]
+    np.testing.assert_array_equal(velocity, -0.1 * layer.dweights)  # 0.9 · 0 − η g on the first momentum step
+    np.testing.assert_array_equal(layer.weights, before + velocity)
+
+
+def test_optimizer_memory_takes_the_parameters_dtype_before_any_gradient():
+    """state(layer) made before backward (as loading a model does) is in the parameters' dtype, not float64."""
+    layer = nnref.Dense(3, 2, rng=0, dtype=np.float32)
+    memory = nnref.Adam().state(layer)
+    assert {arr.dtype for arr in memory.values()} == {np.dtype(np.float32)}
+    assert sorted(memory) == ["bias_cache", "bias_momentums", "weight_cache", "weight_momentums"]
