@@ -28,7 +28,7 @@ from __future__ import annotations
 from ._core import DEFAULT_TOLERANCE, REGISTRY, Comparison, Derivation, Proof, Result, mixed_error
 
 # Importing the topic modules registers their derivations.
-from . import activations, layers, losses, optimizers  # noqa: E402,F401  (registration side effect)
+from . import activations, calculus, layers, losses, optimizers  # noqa: E402,F401  (registration side effect)
 from .render import format_error, render_markdown, render_summary_markdown, render_table  # noqa: E402
 
 __all__ = [

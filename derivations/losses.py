@@ -460,3 +460,80 @@ def _check_mae(sym: Symbolic, c: Checker) -> None:
     yhat[0, 0] = y[0, 0]
     loss = MeanAbsoluteError()
     c.compare("yhat == y exactly: gradient 0", loss.backward(yhat, y), sym.fn["grad"](yhat, y), kind="convention")
+
+
+# ---------------------------------------------------------------- chapter 5: one sample, and why clipping bounds it
+CLIP_CLASSES = 4  # classes per sample in the numeric check
+
+
+def _build_cce_clipping() -> Symbolic:
+    p = sp.Symbol("p", positive=True)          # the predicted probability of the correct class
+    eps = sp.Rational(1, 10**7)                # nnref's clip margin, exactly
+    loss = -sp.log(p)
+    d = sp.diff(loss, p)
+    slope_of_magnitude = sp.diff(-d, p)        # d/dp of |dL/dp| = 1/p
+    clipped = sp.Min(sp.Max(p, eps), 1 - eps)
+    proofs = [
+        Proof("d/dp of -ln(p) == -1/p", is_zero(d + 1 / p)),
+        Proof("without clipping the gradient is unbounded: lim_{p -> 0+} -1/p == -oo",
+              sp.limit(d, p, 0, "+") == -sp.oo),
+        Proof("|dL/dp| = 1/p falls as p grows (d/dp (1/p) = -1/p^2 < 0), so on [eps, 1 - eps] "
+              "its largest value is at p = eps", bool(slope_of_magnitude.is_negative)),
+        Proof("after clipping at eps = 1e-7: |dL/dp| <= 1/eps == 10^7", -d.subs(p, eps) == 10**7),
+        Proof("after clipping: the largest loss -ln(eps) == 7 ln 10",
+              sp.expand_log(-sp.log(eps), force=True) == 7 * sp.log(10)),
+        Proof("a perfect prediction, clipped to 1 - eps, costs -ln(1 - eps) > 0",
+              bool((-sp.log(1 - eps)).is_positive)),
+        Proof("adding eps instead of clipping: a perfect prediction costs -ln(1 + eps) < 0",
+              bool((-sp.log(1 + eps)).is_negative)),
+    ]
+    latex_ = {
+        "forward": r"L = -\ln \operatorname{clip}\bigl(\hat{y}_{c},\ \varepsilon,\ 1 - \varepsilon\bigr), "
+                   r"\qquad \varepsilon = 10^{-7}",
+        "derivative": rf"\frac{{d}}{{d \hat{{y}}_c}}\bigl(-\ln \hat{{y}}_c\bigr) = {latex(d.subs(p, sp.Symbol('yhat_c', positive=True)))}, "
+                      r"\qquad \lim_{\hat{y}_c \to 0^{+}} -\frac{1}{\hat{y}_c} = -\infty",
+        "closed_form": r"\Bigl|\frac{\partial L}{\partial \hat{y}_c}\Bigr| = \frac{1}{\operatorname{clip}(\hat{y}_c)} "
+                       r"\le \frac{1}{\varepsilon} = 10^{7}, \qquad "
+                       r"0 < -\ln(1 - \varepsilon) \le L \le -\ln \varepsilon = 7 \ln 10",
+    }
+    fn = {"loss": lambdify([p], loss.subs(p, clipped)), "grad": lambdify([p], d.subs(p, clipped)),
+          "max_loss": float(-sp.log(eps)), "max_slope": float(-d.subs(p, eps))}
+    return Symbolic(latex_, proofs, fn)
+
+
+@register(
+    "cce_clipping", title="Cross-entropy of one sample, and why clipping bounds it", chapter=5,
+    build=_build_cce_clipping,
+    summary="The loss of one sample is $-\\ln$ of the probability given to its correct class. "
+            "Its derivative, $-1/\\hat{y}_c$, has no bound as the probability goes to 0; clipping "
+            "the probability to $[10^{-7}, 1 - 10^{-7}]$ bounds both the loss and the gradient.",
+    closed_form_text="dL/dyhat_c = -1 / clip(yhat_c); |.| <= 1e7, L <= 7 ln 10",
+    objects=("nnref.losses.CategoricalCrossentropy",),
+    where=r"$\hat{y}_c$ is the probability the network gives the sample's correct class $c$ "
+          r"(one sample, so $N = 1$); $\varepsilon = 10^{-7}$ is the clip margin.",
+    notes="The derivative of the *clipped* loss is 0 inside the clip zone (the clip is flat there). "
+          "The backward pass of chapter 9 does not use that: it evaluates $-1/\\hat{y}_c$ at the "
+          "clipped probability, so a prediction of 0 gets the large but finite gradient "
+          "$-10^{7}$ and still pushes the probability up. The check plants predictions of exactly "
+          "0, 1 and $10^{-9}$ and compares nnref with SymPy at the clipped value.",
+)
+def _check_cce_clipping(sym: Symbolic, c: Checker) -> None:
+    from nnref.losses import CategoricalCrossentropy
+
+    def one_sample(p: float, label: str, kind: str) -> None:
+        cls = int(c.rng.integers(0, CLIP_CLASSES))
+        row = np.full((1, CLIP_CLASSES), (1 - p) / (CLIP_CLASSES - 1))
+        row[0, cls] = p
+        loss = CategoricalCrossentropy()
+        c.compare(f"{label}: loss", loss.calculate(row, np.array([cls])), sym.fn["loss"](p), kind=kind)
+        grad = loss.backward(row, np.array([cls]))
+        expected = np.zeros((1, CLIP_CLASSES))
+        expected[0, cls] = sym.fn["grad"](p)
+        c.compare(f"{label}: backward", grad, expected, kind=kind)
+        c.compare(f"{label}: |backward| within the bound 1/eps", max(np.abs(grad).max() - sym.fn["max_slope"], 0.0),
+                  0.0, kind=kind)
+
+    for _ in range(c.draws):
+        one_sample(float(c.rng.uniform(0.01, 0.99)), "random probability", "random")
+    for p in (0.0, 1e-9, 1.0):
+        one_sample(p, f"probability {p:g} (clipped)", "convention")

@@ -77,7 +77,7 @@ def render_markdown(name: str, *, heading_level: int = 1) -> str:
     out.append("")
     for note in result.notes:
         out += [f"Note: {note}.", ""]
-    verdict = "passed" if result.passed else "FAILED"
+    verdict = "pass" if result.passed else "FAIL"
     admonition = "success" if result.passed else "failure"
     out += [f'!!! {admonition} "Result: {verdict}"', "",
             f"    {'Every statement proved' if result.proved else 'A proof failed'}; largest error "

@@ -25,14 +25,17 @@ EXPECTED = {
     "relu", "softmax_jacobian", "softmax_cce", "sigmoid", "bce", "mse", "mae", "l1", "l2",
     "dense", "linear", "dropout", "cce", "sigmoid_bce", "chain_rule", "softmax_backward",
     "softmax_shift", "adam_bias_correction",
+    # issue 12: the chapter 5 and chapter 8 pages' own derivations
+    "cce_clipping", "chain_rule_composite",
 }
 
 #: Derivations whose checks include an explicit convention case (kink, clip, sign).
-CONVENTIONS = {"relu", "l1", "cce", "bce", "mae", "softmax_cce", "sigmoid_bce", "softmax_shift", "chain_rule"}
+CONVENTIONS = {"relu", "l1", "cce", "bce", "mae", "softmax_cce", "sigmoid_bce", "softmax_shift", "chain_rule",
+               "cce_clipping", "chain_rule_composite"}
 
 
 def test_registry_holds_every_derivation_of_the_issue():
-    """The registry lists exactly the 18 derivations of issue 4, in chapter order."""
+    """The registry lists exactly the 18 derivations of issue 4 and the 2 of issue 12, in chapter order."""
     assert set(derivations.REGISTRY) == EXPECTED
     chapters = [d.chapter for d in derivations.REGISTRY.values()]
     assert chapters == sorted(chapters)
@@ -193,7 +196,7 @@ def test_render_markdown_gives_a_full_page():
     assert page.count("$$") >= 6
     assert derivations.get("mae").closed_form in page
     assert "| comparison | kind | max error | tolerance | result |" in page
-    assert '!!! success "Result: passed"' in page
+    assert '!!! success "Result: pass"' in page
     assert "refuted, as it should be" in page
     embedded = derivations.render_markdown("relu", heading_level=3)
     assert embedded.startswith("### ReLU") and "\n#### Forward pass" in embedded
@@ -209,7 +212,7 @@ def test_render_markdown_shows_a_failure(monkeypatch):
     monkeypatch.setattr(MeanSquaredError, "backward", lambda self, dv, y: np.zeros_like(dv))
     monkeypatch.setattr(d, "_result", None)
     page = derivations.render_markdown("mse")
-    assert '!!! failure "Result: FAILED"' in page and "**FAIL**" in page
+    assert '!!! failure "Result: FAIL"' in page and "**FAIL**" in page
 
 
 def _all_math() -> list[list[str]]:
@@ -305,6 +308,7 @@ def _scale_attr(attr):
 
 def _mutations():
     import nnref.activations as A
+    import nnref.gradcheck as G
     import nnref.layers as Ly
     import nnref.losses as Lo
     import nnref.optimizers as O
@@ -334,6 +338,9 @@ def _mutations():
         "l1": (Ly.Dense, "_add_regularization_gradients", _scale_attr("dweights")),
         "l2": (Ly.Dense, "_add_regularization_gradients", _scale_attr("dweights")),
         "adam_bias_correction": (O.Adam, "update_params", nudge_weights),
+        "cce_clipping": (Lo.CategoricalCrossentropy, "backward", dinputs),
+        # a module function: its first argument (the function differentiated) takes the place of self
+        "chain_rule_composite": (G, "numerical_gradient", lambda f, out, *args: out * (1 + 1e-6)),
     }
 
 

@@ -158,3 +158,59 @@ def test_every_derivation_has_a_built_page(built_site):
         page = site / "derivations" / f"{name}.html"
         assert page.is_file(), f"derivation {name}: no page built"
         assert 'class="arithmatex"' in page.read_text(encoding="utf-8"), f"derivation {name}: no formula on its page"
+
+
+#: A line MkDocs' logger prints ("INFO    -  ...") or the indented continuation of one.
+_MKDOCS_LINE = re.compile(r"^(?:(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+-  |\s)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.slow
+def test_build_console_holds_only_mkdocs_messages(built_site):
+    """The build prints only MkDocs' own log lines: no training log or other output of an executed block leaks to the console."""
+    built_site.require()
+    stray = [line for line in _ANSI.sub("", built_site.log).splitlines()
+             if line.strip() and not _MKDOCS_LINE.match(line)]
+    assert not stray, "lines on the build console that MkDocs did not log:\n" + "\n".join(stray[:20])
+
+
+@pytest.mark.slow
+def test_figures_are_inline_svg_without_an_xml_header(built_site):
+    """Every chapter's figures are printed by show(): inline <svg> elements, never an XML declaration inside the page."""
+    site = built_site.require()
+    for ch in CHAPTERS:
+        html = _built_page(site, ch.page).read_text(encoding="utf-8")
+        assert "<?xml" not in html and "<!DOCTYPE svg" not in html, f"chapter {ch.number}: raw SVG file text on the page"
+
+
+def test_chapters_draw_figures_one_way():
+    """A chapter that draws defines show(fig) as chapters 1-11 do and calls savefig nowhere else."""
+    for ch in CHAPTERS:
+        source = (DOCS / ch.page).read_text(encoding="utf-8")
+        if "savefig(" not in source:
+            continue
+        assert source.count("savefig(") == 1 and "def show(fig):" in source, f"chapter {ch.number}: figures printed another way"
+        assert 'print(svg[svg.index("<svg"):])' in source, f"chapter {ch.number}: show() keeps the XML header"
+        assert "print(svg(fig))" not in source and "buf.getvalue())" not in source, f"chapter {ch.number}"
+
+
+def test_exercises_use_one_syntax():
+    """Every chapter writes its exercises the same way: an `example` box, then its `success` solution box, both top level."""
+    for ch in CHAPTERS:
+        source = (DOCS / ch.page).read_text(encoding="utf-8")
+        exercises = re.findall(r'^\?\?\? example "Exercise \d+: [^"]+"$', source, re.MULTILINE)
+        solutions = re.findall(r'^\?\?\? success "Solution"$', source, re.MULTILINE)
+        assert exercises, f"chapter {ch.number}: no exercise in the house syntax"
+        assert len(solutions) == len(exercises), f"chapter {ch.number}: {len(exercises)} exercises, {len(solutions)} solutions"
+        assert not re.search(r"^[ \t]*\?\?\?\+? question", source, re.MULTILINE), f"chapter {ch.number}: another exercise syntax"
+        assert not re.search(r'^[ \t]+\?\?\? success', source, re.MULTILINE), f"chapter {ch.number}: a nested solution"
+
+
+def test_derivation_tables_use_one_result_vocabulary():
+    """The derivation tables on the chapter pages all say proved / NOT proved and pass / FAIL."""
+    for ch in CHAPTERS:
+        source = (DOCS / ch.page).read_text(encoding="utf-8")
+        if "SymPy proof" not in source:
+            continue
+        assert "'proved' if" in source and "'pass' if" in source, f"chapter {ch.number}"
+        assert "'holds' if" not in source and "'fails'" not in source, f"chapter {ch.number}"
