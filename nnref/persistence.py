@@ -21,7 +21,8 @@ header is parsed with numpy's own reader, object (pickled) dtypes are refused,
 and the shape it claims must equal the shape the model description implies,
 which is itself bounded by :data:`MAX_PARAMETERS`. Archive names with ``..``,
 absolute paths or backslashes are refused (nothing is ever extracted to disk
-anyway). Anything wrong raises :class:`ModelFileError`, a ``ValueError``; a
+anyway). A missing file raises ``FileNotFoundError`` naming the path; anything
+wrong with a file's content raises :class:`ModelFileError`, a ``ValueError``; a
 model is returned only when every check has passed.
 """
 from __future__ import annotations
@@ -32,15 +33,15 @@ import json
 import math
 import os
 import pickletools
-import tempfile
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 import numpy as np
 from numpy.lib import format as npy_format
 from numpy.typing import NDArray
 
+from ._files import unsafe_zip_member, write_bytes_atomically
 from .accuracy import CategoricalAccuracy, RegressionAccuracy
 from .activations import Linear, ReLU, Sigmoid, Softmax
 from .layers import Dense, Dropout
@@ -108,18 +109,6 @@ class ModelFileError(ValueError):
 # ======================================================================
 # Low-level helpers: atomic writes, archive checks, .npy members
 # ======================================================================
-def _write_atomic(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to a temporary file beside ``path``, then rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _npy_bytes(array: NDArray) -> bytes:
     buf = io.BytesIO()
     npy_format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
@@ -151,6 +140,10 @@ def _read_file(path: Any, owner: str, limit: int) -> bytes:
             raise ModelFileError(f"{owner}: {p} is {size} bytes, more than the {limit} a model of at most "
                                  f"{MAX_PARAMETERS} numbers can need")
         return p.read_bytes()
+    except FileNotFoundError:
+        # A missing file is a FileNotFoundError everywhere in nnref (as in nnref.data);
+        # ModelFileError is kept for files whose content is wrong.
+        raise FileNotFoundError(f"{owner}: no such file: {p}") from None
     except OSError as exc:
         raise ModelFileError(f"{owner}: cannot read {p}: {exc}") from exc
 
@@ -192,11 +185,9 @@ def _open_zip(data: bytes, owner: str, path: Any) -> tuple[zipfile.ZipFile, dict
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename
-        p = PurePosixPath(name)
-        if ("\\" in name or "\x00" in name or p.is_absolute() or ".." in p.parts
-                or (p.parts and ":" in p.parts[0]) or name != info.orig_filename):
-            raise ModelFileError(f"{owner}: {path} holds an unsafe member name {info.orig_filename!r} "
-                                 f"(absolute path, '..' or backslash)")
+        why = unsafe_zip_member(info)
+        if why is not None:
+            raise ModelFileError(f"{owner}: {path} holds an unsafe member name {info.orig_filename!r} ({why})")
         if name in members:
             raise ModelFileError(f"{owner}: {path} holds the member {name!r} twice")
         if info.flag_bits & 0x1:
@@ -293,7 +284,7 @@ def save_parameters(model: Any, path: str | os.PathLike) -> None:
         arrays[f"weights_{i}"], arrays[f"biases_{i}"] = layer.get_parameters()
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    _write_atomic(Path(path), buf.getvalue())
+    write_bytes_atomically(Path(path), buf.getvalue())
 
 
 def load_parameters(model: Any, path: str | os.PathLike | BinaryIO) -> None:
@@ -305,6 +296,8 @@ def load_parameters(model: Any, path: str | os.PathLike | BinaryIO) -> None:
 
     Raises
     ------
+    FileNotFoundError
+        No file exists at ``path``.
     ModelFileError
         The file is not an ``.npz`` archive (for instance the book's pickle
         file), is damaged, lacks or adds arrays, or has wrong shapes.
@@ -463,7 +456,7 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, payload)
-    _write_atomic(Path(path), _seal(buf.getvalue()))
+    write_bytes_atomically(Path(path), _seal(buf.getvalue()))
 # --8<-- [end:save_model]
 
 
@@ -555,6 +548,8 @@ def load_model(path: str | os.PathLike | BinaryIO, *, max_parameters: int = MAX_
 
     Raises
     ------
+    FileNotFoundError
+        No file exists at ``path``.
     ModelFileError
         The file is truncated or damaged, of another format version, names an
         unknown layer type, has inconsistent shapes or claims too many
