@@ -42,6 +42,7 @@ from numpy.lib import format as npy_format
 from numpy.typing import NDArray
 
 from ._files import unsafe_zip_member, write_bytes_atomically
+from ._version import __version__
 from .accuracy import CategoricalAccuracy, RegressionAccuracy
 from .activations import Linear, ReLU, Sigmoid, Softmax
 from .layers import Dense, Dropout
@@ -94,6 +95,19 @@ _OPTIMIZERS: dict[str, tuple[type, tuple[str, ...]]] = {
     "RMSprop": (RMSprop, ("epsilon", "rho")),
     "Adam": (Adam, ("epsilon", "beta_1", "beta_2")),
 }
+
+
+# This module owns the file formats. nnref.model calls into it (Model.save, Model.load
+# and the parameter methods) and it never imports nnref.model back, so the import graph
+# has no cycle (tests/test_imports.py). The Model class that load_model builds is handed
+# over once by the package, in nnref/__init__.py.
+_model_class: type | None = None
+
+
+def _register_model_class(cls: type) -> None:
+    """Set the container class :func:`load_model` builds (``nnref.Model``; called by ``nnref/__init__.py``)."""
+    global _model_class
+    _model_class = cls
 
 
 class ModelFileError(ValueError):
@@ -422,7 +436,6 @@ def _describe_model(model: Any) -> tuple[dict, dict[str, NDArray]]:
                         f"{', '.join(_OPTIMIZERS)}")
 
     dtype = getattr(model, "dtype", None)
-    from . import __version__
 
     spec = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "nnref_version": __version__,
             "dtype": None if dtype is None else str(np.dtype(dtype)),
@@ -712,9 +725,9 @@ def load_model(path: str | os.PathLike | BinaryIO, *, max_parameters: int = MAX_
             opt_plan[4][j] = {name: read(ref) for name, ref in entry.items()}
 
     # ---- pass 3: construct; only a complete model leaves this function
-    from .model import Model
-
-    model = Model(dtype=model_dtype, log=log)
+    if _model_class is None:  # pragma: no cover - nnref/__init__.py registers it on import
+        raise RuntimeError("load_model: no Model class registered; import nnref first")
+    model = _model_class(dtype=model_dtype, log=log)
     dense_layers = []
     for i, (kind, spec, extra) in enumerate(plan):
         where = f"layers[{i}]"
