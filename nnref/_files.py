@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Iterator
@@ -52,19 +52,27 @@ def replace_atomically(target: str | os.PathLike, *, folder: bool = False) -> It
     target = Path(target)
     tmp: Path | None = None
     try:
-        if folder:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        else:
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            os.close(fd)
-            tmp = Path(name)
+        while tmp is None:
+            # Name first, create second: an interrupt that lands just after the file or folder
+            # appears (even inside os.open) finds `tmp` already set and removes it.
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+            try:
+                if folder:
+                    os.mkdir(tmp, 0o700)
+                else:
+                    # mode 0o666 less the umask: the permissions open() gives a new file
+                    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:  # someone else's file: pick another name, never remove it
+                tmp = None
+        if not folder and target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)  # a replaced file keeps its permissions
         yield tmp
         if folder and target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
     except BaseException:
         if tmp is not None:
-            if tmp.is_dir():
+            if folder:
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 tmp.unlink(missing_ok=True)

@@ -136,3 +136,20 @@ def test_save_model_interrupted_keeps_previous_file(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.nnref"]
     assert not np.any(nnref.load_model(path, log=None).layers[0].weights == 7.0)
+
+
+def test_new_file_gets_the_permissions_open_gives(tmp_path):
+    """An atomically written new file has the mode a plain open() gives (umask applied), not mkstemp's private 0600."""
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    _files.write_bytes_atomically(tmp_path / "atomic.bin", b"x")
+    assert (tmp_path / "atomic.bin").stat().st_mode == plain.stat().st_mode
+
+
+def test_replaced_file_keeps_its_permissions(tmp_path):
+    """Replacing an existing file keeps that file's permission bits."""
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    _files.write_bytes_atomically(target, b"new")
+    assert target.stat().st_mode & 0o7777 == 0o640
