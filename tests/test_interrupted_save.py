@@ -1,8 +1,8 @@
 """Killing a process while it saves a model (SIGTERM, Ctrl-C) keeps the previous file and leaves no temporary file.
 
-A child process saves a Dense(2000, 2000) model (16 MB of float32 weights,
-about 2 s a save here) over the same file again and again, under the SIGTERM
-handling of ``nnref train``. The test watches the folder and sends the signal
+A child process saves a Dense(2000, 2000) model (16 MB of float32 weights; a
+save takes a few seconds, most of it compressing) over the same file again and
+again, under the SIGTERM handling of ``nnref train``. The test watches the folder and sends the signal
 the moment a temporary file appears, that is while the archive is being
 written.
 """
