@@ -23,10 +23,14 @@ from .losses import (
 from .model import History, Metrics, Model, TrainingDivergedError
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 from .persistence import ModelFileError, load_model, load_parameters, save_model, save_parameters
+from .persistence import _register_model_class
 from . import data  # nnref.data.load_digits etc.; Pillow and scikit-learn are imported lazily
 from .repro import book_mode
+from ._version import __version__
 
-__version__ = "0.1.0"
+# persistence never imports nnref.model (model imports persistence): hand it the class it builds.
+_register_model_class(Model)
+del _register_model_class
 
 __all__ = [
     "Accuracy",

@@ -3,15 +3,20 @@ derivation checks, and list the chapter map.
 
 Each subcommand has ``--help``. Exit codes: 0 success, 1 a check or run
 failed (for example a derivation check, or training diverged), 2 bad usage or
-bad input (argparse's own convention).
+bad input (argparse's own convention), 128 + the signal number when
+interrupted (130 for Ctrl-C, 143 for SIGTERM); an interrupted run leaves the
+files it was writing as they were before.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 __all__ = ["main", "build_parser"]
 
@@ -23,6 +28,58 @@ RUN_FILE = "run.json"
 
 class UsageError(Exception):
     """Bad input from the command line; reported without a traceback, exit code 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A termination signal turned into an exception, so that files being written are cleaned up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM raises :class:`Interrupted` (a ``KeyboardInterrupt``) as Ctrl-C does.
+
+    Python's default for SIGTERM ends the process on the spot, so no ``finally``
+    or ``except`` runs and a file being written stays behind half-done. As an
+    exception it unwinds like Ctrl-C: the atomic writes of nnref remove their
+    temporary file and the previous file stays intact. Only the main thread can
+    install handlers; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def tqdm_available() -> bool:
+    """True when tqdm (the optional ``progress`` extra) can be imported."""
+    try:
+        import tqdm.auto  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _Lines:
+    """The model's ``log``: prints the book's training lines while ``enabled``."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, line: str) -> None:
+        if self.enabled:
+            print(line, flush=True)
 
 
 # --------------------------------------------------------------------------- data
@@ -73,12 +130,12 @@ def _hidden_sizes(text: str) -> list[int]:
 
 # --------------------------------------------------------------------------- model
 
-def build_model(task: str, n_features: int, n_outputs: int, args: argparse.Namespace):
-    """A Model of Dense+ReLU hidden layers with the head that fits the task."""
+def build_model(task: str, n_features: int, n_outputs: int, args: argparse.Namespace, *, log=None):
+    """A Model of Dense+ReLU hidden layers with the head that fits the task; ``log`` is the Model's ``log``."""
     import nnref
     from .model import Model
 
-    model = Model(log=None)
+    model = Model(log=log)
     sizes = [n_features, *_hidden_sizes(args.layers)]
     # Regression nets stall with the 0.01 init: chapter 17 switches to 0.1.
     scale = 0.1 if task == "regression" else 0.01
@@ -128,6 +185,8 @@ def save_plots(history, out: Path, model=None, X=None, y=None) -> list[Path]:
         return []
     import numpy as np
 
+    from ._files import replace_atomically
+
     written = []
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(history.epoch, history.loss, label="training")
@@ -142,7 +201,8 @@ def save_plots(history, out: Path, model=None, X=None, y=None) -> list[Path]:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "curves.png"
-    fig.savefig(path, dpi=100)
+    with replace_atomically(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     written.append(path)
 
@@ -160,7 +220,8 @@ def save_plots(history, out: Path, model=None, X=None, y=None) -> list[Path]:
         ax.set(title="Decision boundary", xlabel="x1", ylabel="x2")
         fig.tight_layout()
         path = out / "decision_boundary.png"
-        fig.savefig(path, dpi=100)
+        with replace_atomically(path) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
         plt.close(fig)
         written.append(path)
     return written
@@ -170,29 +231,43 @@ def save_plots(history, out: Path, model=None, X=None, y=None) -> list[Path]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a model, save it with its history and plots, print the final metrics."""
+    # SIGTERM unwinds like Ctrl-C, so an interrupted save leaves the previous files intact.
+    with terminate_as_interrupt():
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ._files import write_bytes_atomically
     from .model import TrainingDivergedError
 
     X, y, X_test, y_test, task = load_dataset(args.dataset, seed=args.seed, samples=args.samples,
                                               classes=args.classes)
     n_outputs = 1 if task == "regression" else int(max(y.max(), y_test.max())) + 1
-    model = build_model(task, X.shape[1], n_outputs, args)
+    progress = not args.no_progress
+    if progress and not tqdm_available():
+        print("note: tqdm is not installed, so training prints its lines instead of a progress bar; "
+              "`pip install nnref[progress]` gives the bar", file=sys.stderr)
+        progress = False
+    lines = _Lines(enabled=not progress)
+    model = build_model(task, X.shape[1], n_outputs, args, log=lines)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
         history = model.train(X, y, epochs=args.epochs, batch_size=args.batch_size,
-                              validation_data=(X_test, y_test), progress=not args.no_progress,
+                              validation_data=(X_test, y_test), progress=progress,
                               print_every=max(1, args.epochs // 10))
     except TrainingDivergedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    lines.enabled = False  # the summary below replaces the model's own validation line
     metrics = model.evaluate(X_test, y_test)
     model.save(out / MODEL_FILE)
-    (out / "history.json").write_text(json.dumps(history.as_dict()))
+    write_bytes_atomically(out / "history.json", json.dumps(history.as_dict()).encode("utf-8"))
     run = {"dataset": args.dataset, "task": task, "seed": args.seed, "samples": args.samples,
            "classes": args.classes, "epochs": args.epochs, "batch_size": args.batch_size,
            "layers": args.layers, "optimizer": args.optimizer,
            "test_loss": float(metrics.loss), "test_accuracy": float(metrics.accuracy)}
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2))
+    write_bytes_atomically(out / RUN_FILE, json.dumps(run, indent=2).encode("utf-8"))
     plots = save_plots(history, out, model, X, y)
     print(f"training: acc {history.accuracy[-1]:.3f}, loss {history.loss[-1]:.3f}")
     print(f"test:     acc {metrics.accuracy:.3f}, loss {metrics.loss:.3f}")
@@ -223,18 +298,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         X_test = np.load(args.inputs, allow_pickle=False)
         y_test = np.load(args.labels, allow_pickle=False)
     else:
-        dataset = args.dataset
         run_file = path.parent / RUN_FILE
         run = json.loads(run_file.read_text()) if run_file.exists() else {}
-        dataset = dataset or run.get("dataset")
-        if not dataset:
+        settings = _evaluation_settings(args, run, run_file)
+        if settings["dataset"] is None:
             raise UsageError("say which data to evaluate on: --dataset NAME, or --inputs X.npy --labels y.npy")
-        _, _, X_test, y_test, _ = load_dataset(dataset, seed=run.get("seed", args.seed),
-                                               samples=run.get("samples", args.samples),
-                                               classes=run.get("classes", args.classes))
+        _, _, X_test, y_test, _ = load_dataset(settings["dataset"], seed=settings["seed"],
+                                               samples=settings["samples"], classes=settings["classes"])
     metrics = model.evaluate(X_test, y_test, batch_size=args.batch_size)
     print(f"acc {metrics.accuracy:.4f}, loss {metrics.loss:.4f} on {len(X_test)} samples")
     return 0
+
+
+#: evaluate's data settings: their flags and the value used when neither a flag nor run.json gives one.
+EVALUATE_DEFAULTS = {"dataset": None, "seed": 0, "samples": 100, "classes": 3}
+
+
+def _evaluation_settings(args: argparse.Namespace, run: dict, run_file: Path) -> dict[str, Any]:
+    """The dataset, seed, samples and classes to evaluate on: a flag given on the command line wins,
+    then the value recorded in run.json, then the default. A flag that contradicts run.json is reported."""
+    settings = {}
+    for name, default in EVALUATE_DEFAULTS.items():
+        explicit = getattr(args, name)
+        recorded = run.get(name)
+        if explicit is not None and recorded is not None and explicit != recorded:
+            print(f"warning: --{name} {explicit} overrides {name} {recorded} recorded in {run_file}",
+                  file=sys.stderr)
+        settings[name] = next((v for v in (explicit, recorded) if v is not None), default)
+    return settings
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -327,9 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--inputs", help="a .npy array of inputs instead of a dataset")
     evaluate.add_argument("--labels", help="a .npy array of targets for --inputs")
     evaluate.add_argument("--batch-size", type=int, default=None)
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--samples", type=int, default=100)
-    evaluate.add_argument("--classes", type=int, default=3)
+    for name, what in (("seed", "seed of the generated data"), ("samples", "samples per class (or in all for sine)"),
+                       ("classes", "classes")):
+        evaluate.add_argument(f"--{name}", type=int, default=None,
+                              help=f"{what}; default: the value recorded by `nnref train`, else "
+                                   f"{EVALUATE_DEFAULTS[name]}. Given, it wins over the record (with a warning "
+                                   f"when they differ)")
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser("predict", help="predict for an image or a .npy array",
@@ -362,6 +456,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"interrupted ({signal.Signals(signum).name}); files being written were left as they were",
+              file=sys.stderr)
+        return 128 + int(signum)
     except (ValueError, TypeError, OSError) as exc:
         # nnref's own errors name what was wrong; show them without a traceback.
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 import zipfile
 from collections.abc import Mapping
@@ -32,6 +31,8 @@ from nnfs.datasets import sine_data as _nnfs_sine_data
 from nnfs.datasets import spiral_data as _nnfs_spiral_data
 from nnfs.datasets import vertical_data as _nnfs_vertical_data
 from numpy.typing import ArrayLike, NDArray
+
+from ._files import replace_atomically, unsafe_zip_member
 
 __all__ = [
     "FASHION_MNIST_FILE",
@@ -187,24 +188,22 @@ def _offline_help(cache: Path) -> str:
 
 
 def _download(url: str, target: Path, cache: Path) -> None:
-    """Stream ``url`` into ``target`` via a ``.part`` file, so an interrupted download leaves nothing."""
-    part = target.with_name(target.name + ".part")
+    """Stream ``url`` into ``target`` through a temporary file, so an interrupted download leaves nothing."""
     try:
-        with _urlopen(url, timeout=60) as response, open(part, "wb") as out:
+        with replace_atomically(target) as part, _urlopen(url, timeout=60) as response, open(part, "wb") as out:
             shutil.copyfileobj(response, out, length=1 << 20)
     except OSError as exc:  # URLError, timeouts and HTTP errors are all OSErrors
-        part.unlink(missing_ok=True)
         raise DatasetDownloadError(f"load_fashion_mnist: could not download {url} ({exc}). "
                                    + _offline_help(cache)) from exc
-    os.replace(part, target)
 
 
-def _check_member_name(name: str, archive: Path) -> PurePosixPath:
+def _check_member_name(info: zipfile.ZipInfo, archive: Path) -> PurePosixPath:
     """Refuse absolute paths, ``..`` and backslashes: an archive must not write outside its folder."""
-    p = PurePosixPath(name)
-    if "\\" in name or p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]):
-        raise DatasetDownloadError(f"load_fashion_mnist: {archive} holds an unsafe member name {name!r}")
-    return p
+    why = unsafe_zip_member(info)
+    if why is not None:
+        raise DatasetDownloadError(f"load_fashion_mnist: {archive} holds an unsafe member name "
+                                   f"{info.orig_filename!r} ({why})")
+    return PurePosixPath(info.filename)
 
 
 def _verify_archive(archive: Path, sha256: str | None, size: int | None) -> list[zipfile.ZipInfo]:
@@ -237,7 +236,7 @@ def _verify_archive(archive: Path, sha256: str | None, size: int | None) -> list
                                    f"delete it and download again")
     seen: dict[str, set[str]] = {split: set() for split in _SPLITS}
     for info in infos:
-        p = _check_member_name(info.filename, archive)
+        p = _check_member_name(info, archive)
         if not info.is_dir() and len(p.parts) == 3 and p.parts[0] in _SPLITS and p.suffix.lower() == ".png":
             seen[p.parts[0]].add(p.parts[1])
     want = {str(k) for k in FASHION_MNIST_LABELS}
@@ -251,19 +250,11 @@ def _verify_archive(archive: Path, sha256: str | None, size: int | None) -> list
 
 def _extract(archive: Path, folder: Path, infos: list[zipfile.ZipInfo]) -> None:
     """Extract into a temporary sibling folder, then rename it into place (all or nothing)."""
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            for info in infos:
-                # names were checked by _check_member_name: they stay inside tmp
-                zf.extract(info, tmp)
+    with replace_atomically(folder, folder=True) as tmp, zipfile.ZipFile(archive) as zf:
+        for info in infos:
+            # names were checked by _check_member_name: they stay inside tmp
+            zf.extract(info, tmp)
         (tmp / _COMPLETE_MARKER).write_text("extracted by nnref\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # --8<-- [start:load_fashion_mnist]
@@ -458,6 +449,8 @@ def prepare_image(
     """
     Image = _pil_image()
     if isinstance(image, (str, os.PathLike)):
+        if not Path(image).is_file():
+            raise FileNotFoundError(f"prepare_image: no such file: {image}")
         try:
             with Image.open(image) as img:
                 img.load()

@@ -113,10 +113,15 @@ def _float64(a: ArrayLike) -> NDArray:
     return np.array(a, dtype=np.float64, copy=True)
 
 
-def _to_float64_params(layer: Any) -> None:
-    for name in ("weights", "biases"):
-        if hasattr(layer, name):
-            setattr(layer, name, _float64(getattr(layer, name)))
+_PARAMETERS = ("weights", "biases")
+
+
+def _to_float64_params(layer: Any) -> dict[str, Any]:
+    """Give ``layer`` float64 copies of its parameters; return the original arrays to put back."""
+    originals = {name: getattr(layer, name) for name in _PARAMETERS if hasattr(layer, name)}
+    for name, value in originals.items():
+        setattr(layer, name, _float64(value))
+    return originals
 
 
 # --8<-- [start:check_layer]
@@ -142,9 +147,24 @@ def check_layer(layer: Any, inputs: ArrayLike, *, dvalues: ArrayLike | None = No
     GradCheckResult
         Relative errors for ``dinputs`` and, for a Dense layer, ``dweights``
         and ``dbiases`` (including their L1/L2 penalty terms).
+
+    Notes
+    -----
+    The check runs on float64 copies of the layer's ``weights`` and
+    ``biases``; the layer gets its own arrays back afterwards (same objects,
+    same dtype, same values), even when the check raises.
     """
     x = _float64(inputs)
-    _to_float64_params(layer)
+    originals = _to_float64_params(layer)
+    try:
+        return _check_layer(layer, x, dvalues, training, h, rtol, seed, before_forward)
+    finally:
+        for name, value in originals.items():
+            setattr(layer, name, value)
+
+
+def _check_layer(layer: Any, x: NDArray, dvalues: ArrayLike | None, training: bool, h: float, rtol: float,
+                 seed: int, before_forward: Callable[[], None] | None) -> GradCheckResult:
     rng = np.random.default_rng(seed)
 
     def run_forward() -> NDArray:

@@ -21,7 +21,8 @@ header is parsed with numpy's own reader, object (pickled) dtypes are refused,
 and the shape it claims must equal the shape the model description implies,
 which is itself bounded by :data:`MAX_PARAMETERS`. Archive names with ``..``,
 absolute paths or backslashes are refused (nothing is ever extracted to disk
-anyway). Anything wrong raises :class:`ModelFileError`, a ``ValueError``; a
+anyway). A missing file raises ``FileNotFoundError`` naming the path; anything
+wrong with a file's content raises :class:`ModelFileError`, a ``ValueError``; a
 model is returned only when every check has passed.
 """
 from __future__ import annotations
@@ -32,15 +33,16 @@ import json
 import math
 import os
 import pickletools
-import tempfile
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 import numpy as np
 from numpy.lib import format as npy_format
 from numpy.typing import NDArray
 
+from ._files import unsafe_zip_member, write_bytes_atomically
+from ._version import __version__
 from .accuracy import CategoricalAccuracy, RegressionAccuracy
 from .activations import Linear, ReLU, Sigmoid, Softmax
 from .layers import Dense, Dropout
@@ -95,6 +97,19 @@ _OPTIMIZERS: dict[str, tuple[type, tuple[str, ...]]] = {
 }
 
 
+# This module owns the file formats. nnref.model calls into it (Model.save, Model.load
+# and the parameter methods) and it never imports nnref.model back, so the import graph
+# has no cycle (tests/test_imports.py). The Model class that load_model builds is handed
+# over once by the package, in nnref/__init__.py.
+_model_class: type | None = None
+
+
+def _register_model_class(cls: type) -> None:
+    """Set the container class :func:`load_model` builds (``nnref.Model``; called by ``nnref/__init__.py``)."""
+    global _model_class
+    _model_class = cls
+
+
 class ModelFileError(ValueError):
     """A model or parameter file is damaged, of an unknown version, or not safe to load.
 
@@ -108,18 +123,6 @@ class ModelFileError(ValueError):
 # ======================================================================
 # Low-level helpers: atomic writes, archive checks, .npy members
 # ======================================================================
-def _write_atomic(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to a temporary file beside ``path``, then rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _npy_bytes(array: NDArray) -> bytes:
     buf = io.BytesIO()
     npy_format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
@@ -151,6 +154,10 @@ def _read_file(path: Any, owner: str, limit: int) -> bytes:
             raise ModelFileError(f"{owner}: {p} is {size} bytes, more than the {limit} a model of at most "
                                  f"{MAX_PARAMETERS} numbers can need")
         return p.read_bytes()
+    except FileNotFoundError:
+        # A missing file is a FileNotFoundError everywhere in nnref (as in nnref.data);
+        # ModelFileError is kept for files whose content is wrong.
+        raise FileNotFoundError(f"{owner}: no such file: {p}") from None
     except OSError as exc:
         raise ModelFileError(f"{owner}: cannot read {p}: {exc}") from exc
 
@@ -192,11 +199,9 @@ def _open_zip(data: bytes, owner: str, path: Any) -> tuple[zipfile.ZipFile, dict
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename
-        p = PurePosixPath(name)
-        if ("\\" in name or "\x00" in name or p.is_absolute() or ".." in p.parts
-                or (p.parts and ":" in p.parts[0]) or name != info.orig_filename):
-            raise ModelFileError(f"{owner}: {path} holds an unsafe member name {info.orig_filename!r} "
-                                 f"(absolute path, '..' or backslash)")
+        why = unsafe_zip_member(info)
+        if why is not None:
+            raise ModelFileError(f"{owner}: {path} holds an unsafe member name {info.orig_filename!r} ({why})")
         if name in members:
             raise ModelFileError(f"{owner}: {path} holds the member {name!r} twice")
         if info.flag_bits & 0x1:
@@ -293,7 +298,7 @@ def save_parameters(model: Any, path: str | os.PathLike) -> None:
         arrays[f"weights_{i}"], arrays[f"biases_{i}"] = layer.get_parameters()
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    _write_atomic(Path(path), buf.getvalue())
+    write_bytes_atomically(Path(path), buf.getvalue())
 
 
 def load_parameters(model: Any, path: str | os.PathLike | BinaryIO) -> None:
@@ -305,6 +310,8 @@ def load_parameters(model: Any, path: str | os.PathLike | BinaryIO) -> None:
 
     Raises
     ------
+    FileNotFoundError
+        No file exists at ``path``.
     ModelFileError
         The file is not an ``.npz`` archive (for instance the book's pickle
         file), is damaged, lacks or adds arrays, or has wrong shapes.
@@ -429,7 +436,6 @@ def _describe_model(model: Any) -> tuple[dict, dict[str, NDArray]]:
                         f"{', '.join(_OPTIMIZERS)}")
 
     dtype = getattr(model, "dtype", None)
-    from . import __version__
 
     spec = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "nnref_version": __version__,
             "dtype": None if dtype is None else str(np.dtype(dtype)),
@@ -463,7 +469,7 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, payload)
-    _write_atomic(Path(path), _seal(buf.getvalue()))
+    write_bytes_atomically(Path(path), _seal(buf.getvalue()))
 # --8<-- [end:save_model]
 
 
@@ -555,6 +561,8 @@ def load_model(path: str | os.PathLike | BinaryIO, *, max_parameters: int = MAX_
 
     Raises
     ------
+    FileNotFoundError
+        No file exists at ``path``.
     ModelFileError
         The file is truncated or damaged, of another format version, names an
         unknown layer type, has inconsistent shapes or claims too many
@@ -717,9 +725,9 @@ def load_model(path: str | os.PathLike | BinaryIO, *, max_parameters: int = MAX_
             opt_plan[4][j] = {name: read(ref) for name, ref in entry.items()}
 
     # ---- pass 3: construct; only a complete model leaves this function
-    from .model import Model
-
-    model = Model(dtype=model_dtype, log=log)
+    if _model_class is None:  # pragma: no cover - nnref/__init__.py registers it on import
+        raise RuntimeError("load_model: no Model class registered; import nnref first")
+    model = _model_class(dtype=model_dtype, log=log)
     dense_layers = []
     for i, (kind, spec, extra) in enumerate(plan):
         where = f"layers[{i}]"

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -16,6 +18,23 @@ try:  # limit BLAS threads even if numpy was imported before this file
     threadpool_limits(1)
 except ImportError:  # pragma: no cover
     pass
+
+def import_torch_or_skip():
+    """Return the torch module, or skip with a reason that ``pytest -ra`` lists: "PyTorch not installed: ...".
+
+    The reason carries run.py's note on why no CPU build was installed (which
+    pins it tried), when there is one in the running environment.
+    """
+    try:
+        import torch
+    except ImportError as exc:
+        note = Path(sys.prefix) / ".nnref-torch-note"
+        why = note.read_text().strip() if note.is_file() else (
+            "`python3 run.py test` installs the CPU build where the package index offers one, "
+            "or install it yourself: pip install torch==2.13.0")
+        pytest.skip(f"PyTorch not installed: {exc}. {why}", allow_module_level=True)
+    return torch
+
 
 _ORIGINALS = {"dot": np.dot, "zeros": np.zeros, "eye": np.eye, "randn": np.random.randn}
 

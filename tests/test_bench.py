@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import import_torch_or_skip
 
 from bench import run as bench
 
@@ -53,7 +54,7 @@ def test_epoch_report_has_the_parts_and_the_targets():
 @pytest.mark.torch
 def test_floor_ratio_is_the_median_of_the_per_round_ratios():
     """With PyTorch, (matmuls + Adam) / PyTorch is reported as the median of the rounds' own ratios."""
-    pytest.importorskip("torch")
+    import_torch_or_skip()
     result = bench.bench_epoch(rounds=3, n_samples=600, use_torch=True, log=lambda *_: None)
     parts, torch_times = result["parts_all"], result["all_seconds"]["PyTorch"]
     per_round = [(m + a) / t for m, a, t in zip(parts["matmuls"], parts["adam"], torch_times)]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -194,3 +196,109 @@ def test_derive_unknown_name_fails():
     pytest.importorskip("sympy")
     proc = run("derive", "no-such-derivation")
     assert proc.returncode != 0
+
+
+# ---------------------------------------------------------------- issue 13: tqdm missing, evaluate flags, signals
+def _book_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("epoch: ")]
+
+
+@pytest.mark.slow
+def test_train_without_tqdm_falls_back_to_the_book_lines(tmp_path, monkeypatch, capsys):
+    """With tqdm not importable, `nnref train` still trains, prints the book's epoch lines and says once how to get the bar."""
+    from nnref import cli
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm` now raises ImportError
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    assert not cli.tqdm_available()
+    code = cli.main(["train", "--dataset", "vertical", "--epochs", "20", "--layers", "8", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err.count("pip install nnref[progress]") == 1
+    # print_every = epochs // 10 = 2: the chapter 18 line every second epoch
+    assert [line.split(",")[0] for line in _book_lines(out)] == [f"epoch: {e}" for e in range(2, 21, 2)]
+    assert "test:" in out and (tmp_path / "model.nnref").is_file()
+
+
+def test_train_no_progress_prints_the_book_lines(tmp_path, capsys):
+    """`--no-progress` prints the book's epoch lines (acc, loss, lr) instead of a bar, and no tqdm note."""
+    from nnref import cli
+
+    code = cli.main(["train", "--dataset", "vertical", "--epochs", "10", "--layers", "8", "--out", str(tmp_path),
+                     "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = _book_lines(out)
+    assert len(lines) == 10 and all(" acc: " in line and " loss: " in line and " lr: " in line for line in lines)
+    assert "nnref[progress]" not in err
+
+
+def _acc_loss(stdout: str) -> tuple[float, float]:
+    acc = float(stdout.split("acc ")[1].split(",")[0])
+    loss = float(stdout.split("loss ")[1].split(" ")[0])
+    return acc, loss
+
+
+def test_evaluate_explicit_samples_win_over_run_json(spiral_run):
+    """An explicit --samples is used (150 samples, not run.json's 300) and the conflict is named on stderr."""
+    proc = run("evaluate", str(spiral_run), "--samples", "50")
+    assert proc.returncode == 0, proc.stderr
+    assert "on 150 samples" in proc.stdout
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "--samples 50" in warnings[0] and "samples 100" in warnings[0]
+    assert "run.json" in warnings[0]
+
+
+def test_evaluate_explicit_seed_draws_that_test_set(spiral_run):
+    """--seed 7 evaluates on the spiral test set drawn with seed 7, as computed independently here."""
+    from nnref.cli import load_dataset
+    from nnref.model import Model
+
+    proc = run("evaluate", str(spiral_run), "--seed", "7")
+    assert proc.returncode == 0, proc.stderr
+    assert "--seed 7" in proc.stderr and "seed 0" in proc.stderr
+    model = Model.load(spiral_run / "model.nnref", log=None)
+    expected = {}
+    for seed in (0, 7):
+        _, _, X_test, y_test, _ = load_dataset("spiral", seed=seed, samples=100, classes=3)
+        expected[seed] = model.evaluate(X_test, y_test)
+    assert abs(expected[7].loss - expected[0].loss) > 1e-3  # the two test sets really differ
+    acc, loss = _acc_loss(proc.stdout)
+    assert acc == pytest.approx(expected[7].accuracy, abs=1e-4)
+    assert loss == pytest.approx(expected[7].loss, abs=1e-4)
+
+
+def test_evaluate_flag_equal_to_the_record_is_silent(spiral_run):
+    """A flag that repeats run.json's value gives the recorded result and no warning."""
+    proc = run("evaluate", str(spiral_run), "--seed", "0", "--samples", "100", "--classes", "3",
+               "--dataset", "spiral")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr and "on 300 samples" in proc.stdout
+    record = json.loads((spiral_run / "run.json").read_text())
+    assert _acc_loss(proc.stdout)[0] == pytest.approx(record["test_accuracy"], abs=1e-4)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_train_interrupted_exits_cleanly_and_keeps_the_old_model(tmp_path, sig, code):
+    """SIGTERM or Ctrl-C during `nnref train` ends it with 128 + signal, a one-line note, no traceback, and the previous run's files untouched."""
+    old = {"model.nnref": b"previous model", "run.json": b"{}", "history.json": b"{}"}
+    for name, payload in old.items():
+        (tmp_path / name).write_bytes(payload)
+    cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnref.cli"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    proc = subprocess.Popen(cmd + ["train", "--epochs", "100000", "--batch-size", "50", "--no-progress",
+                                   "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    try:
+        # wait (at most 120 s) for the first line, so the signal lands during training
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready and proc.stdout.readline().startswith("epoch: 1"), "train printed no epoch line"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err
+    assert "interrupted" in err and signal.Signals(sig).name in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old

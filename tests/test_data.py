@@ -206,6 +206,15 @@ def test_prepare_image_bad_input(tmp_path):
         data.prepare_image(junk)
 
 
+@pytest.mark.parametrize("loader", ["prepare_image", "load_image_folder", "load_fashion_mnist"])
+def test_missing_path_is_file_not_found_with_the_path(tmp_path, loader):
+    """Every data loader given a path that does not exist raises FileNotFoundError naming that path."""
+    path = tmp_path / "no-such-thing.png"
+    with pytest.raises(FileNotFoundError) as info:
+        getattr(data, loader)(path)
+    assert str(path) in str(info.value)
+
+
 # ---------------------------------------------------------------- Fashion-MNIST download and cache
 def test_fashion_download_extract_and_cache(cache, monkeypatch):
     """The first call downloads into $NNREF_DATA and extracts; the second reads the cache only."""

@@ -303,3 +303,23 @@ def test_check_layer_rejects_wrong_dvalues_shape(rng):
     """check_layer names the expected dvalues shape."""
     with pytest.raises(ValueError, match=r"\(4, 2\)"):
         check_layer(nnref.Dense(3, 2, rng=0), rng.standard_normal((4, 3)), dvalues=np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("bad_dvalues", [False, True])
+def test_check_layer_leaves_the_layer_parameters_untouched(rng, bad_dvalues):
+    """A float32 layer keeps its own weights and biases (same arrays, dtype float32, same values) after a check, even one that raises."""
+    layer = nnref.Dense(4, 3, weight_scale=0.5, rng=1, dtype=np.float32, weight_regularizer_l2=1e-3)
+    weights, biases = layer.weights, layer.biases
+    saved_w, saved_b = weights.copy(), biases.copy()
+    x = rng.standard_normal((5, 4))
+    if bad_dvalues:
+        with pytest.raises(ValueError):
+            check_layer(layer, x, dvalues=np.ones((5, 4)))
+    else:
+        assert check_layer(layer, x).passed
+    assert layer.weights is weights and layer.biases is biases
+    assert layer.weights.dtype == np.float32 and layer.biases.dtype == np.float32
+    np.testing.assert_array_equal(layer.weights, saved_w)
+    np.testing.assert_array_equal(layer.biases, saved_b)
+    # the layer still computes in float32 afterwards
+    assert layer.forward(x.astype(np.float32)).dtype == np.float32

@@ -309,10 +309,28 @@ def test_model_file_error_is_value_error():
     assert issubclass(P.ModelFileError, ValueError)
 
 
-def test_load_missing_file(tmp_path):
-    """A path that does not exist is a ModelFileError naming it."""
-    with pytest.raises(P.ModelFileError, match="nope"):
-        P.load_model(tmp_path / "nope.nnref")
+@pytest.mark.parametrize("loader", ["load_model", "Model.load", "load_parameters", "Model.load_parameters"])
+def test_load_missing_file(tmp_path, loader):
+    """A path that does not exist is a FileNotFoundError (not a ModelFileError) whose message holds the path."""
+    path = tmp_path / "nope.nnref"
+    model, _ = _classifier(nnref.Adam())
+    model.finalize()
+    call = {"load_model": lambda: P.load_model(path), "Model.load": lambda: Model.load(path, log=None),
+            "load_parameters": lambda: P.load_parameters(model, path),
+            "Model.load_parameters": lambda: model.load_parameters(path)}[loader]
+    with pytest.raises(FileNotFoundError) as info:
+        call()
+    assert not isinstance(info.value, P.ModelFileError)
+    assert str(path) in str(info.value)
+
+
+def test_bad_content_is_still_a_model_file_error(tmp_path):
+    """An existing file with wrong content stays a ModelFileError (a ValueError), not an OSError."""
+    path = tmp_path / "junk.nnref"
+    path.write_bytes(b"junk")
+    with pytest.raises(P.ModelFileError) as info:
+        P.load_model(path)
+    assert not isinstance(info.value, OSError)
 
 
 def test_npz_loaded_by_numpy_too(tmp_path):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import import_torch_or_skip
 
-torch = pytest.importorskip("torch")
+torch = import_torch_or_skip()  # skipped with "PyTorch not installed: ..." in the -ra summary
 F = torch.nn.functional
 
 import nnref  # noqa: E402
