@@ -25,6 +25,7 @@ from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 from .persistence import ModelFileError, load_model, load_parameters, save_model, save_parameters
 from . import data  # nnref.data.load_digits etc.; Pillow and scikit-learn are imported lazily
 from .repro import book_mode
+from .torch_bridge import from_torch, to_torch  # PyTorch is imported only when they are called
 
 __version__ = "0.1.0"
 
@@ -59,9 +60,11 @@ __all__ = [
     "TrainingDivergedError",
     "book_mode",
     "categorical_accuracy",
+    "from_torch",
     "load_model",
     "load_parameters",
     "save_model",
     "save_parameters",
     "softmax_backward_loop",
+    "to_torch",
 ]
