@@ -31,7 +31,8 @@ to PyTorch" page prints it as a table). The points that need care:
   $w \leftarrow w + v$; PyTorch a buffer $b \leftarrow \mu b + g$,
   $w \leftarrow w - \eta_t b$. With a constant learning rate $b = -v/\eta$; with
   decay the exported buffer is $-v/\eta_t$ and the scheduler rescales it
-  whenever $\eta$ changes (see ``InverseTimeDecay``).
+  whenever $\eta$ changes (``InverseTimeDecay``, the scheduler :func:`to_torch`
+  returns).
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ from .optimizers import SGD, Adagrad, Adam, RMSprop
 
 __all__ = [
     "COUNTERPARTS",
+    "REGULARIZATION_NOTES",
     "Counterpart",
     "TorchTraining",
     "correspondence_markdown",
@@ -467,7 +469,19 @@ def save_state_dict(model: Any, path: str | Path) -> Any:
 
     Load it with ``torch.load(path, weights_only=True)`` into the ``Sequential``
     that :func:`to_torch` builds (or one of the same layout: the keys are
-    ``"0.weight"``, ``"0.bias"``, ... by position). Returns that ``Sequential``.
+    ``"0.weight"``, ``"0.bias"``, ... by position).
+
+    Parameters
+    ----------
+    model : Model or list of layers
+        As for :func:`to_torch`.
+    path : str or Path
+        The file to write (``.pt`` by convention).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The network whose ``state_dict`` was written.
     """
     torch = _import_torch()
     module = to_torch(model)
@@ -481,12 +495,21 @@ def save_onnx(model: Any, path: str | Path, *, n_samples: int = 2) -> Any:
     Uses PyTorch's ``torch.export``-based exporter (``dynamo=True``), which
     needs the ``onnx`` and ``onnxscript`` packages (``pip install nnref[onnx]``).
     The batch axis is dynamic; the graph's input is named ``inputs`` and its
-    output ``outputs``. Returns the loaded, checked ``onnx.ModelProto``.
+    output ``outputs``.
 
     Parameters
     ----------
+    model : Model or list of layers
+        As for :func:`to_torch`; the first layer must be Dense.
+    path : str or Path
+        The file to write (``.onnx`` by convention).
     n_samples : int, default 2
         Rows of the example batch traced for the export (any number works later).
+
+    Returns
+    -------
+    onnx.ModelProto
+        The graph as written, loaded back and checked.
     """
     torch = _import_torch()
     try:

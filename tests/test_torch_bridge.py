@@ -176,6 +176,30 @@ def test_one_more_step_gives_the_same_weights(dtype, loss, opt):
 
 
 @_torch_test
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+def test_an_untrained_model_starts_the_same_in_both(opt):
+    """Exported before any step (empty optimizer state), three steps in each still agree (float64)."""
+    model, X, y = _model(np.float64, "cce", OPTIMIZERS[opt]())
+    tt = nnref.to_torch(model, training=True)
+    for _ in range(3):
+        model.train(X, y, epochs=1)
+        _torch_step(tt, X, y)
+    assert _weight_gap(model, tt.module) <= TOL[np.float64]
+
+
+@_torch_test
+def test_dtype_argument_sets_the_torch_dtype():
+    """to_torch(..., dtype=float64) of a float32 model gives float64 parameters holding the same values."""
+    model, X, y = _model(np.float32, "mse", OPTIMIZERS["Adam"]())
+    model.train(X, y, epochs=2)
+    module = nnref.to_torch(model, dtype=np.float64)
+    assert all(p.dtype == torch.float64 for p in module.parameters())
+    assert np.array_equal(module[0].weight.detach().numpy().T, model.trainable_layers[0].weights)
+    with pytest.raises(TypeError, match="float16, float32 or float64"):
+        nnref.to_torch(model, dtype=np.int32)
+
+
+@_torch_test
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 @pytest.mark.parametrize("opt", ["SGD-momentum", "Adam", "RMSprop"])
 def test_l2_in_the_loss_trains_the_same(dtype, opt):
