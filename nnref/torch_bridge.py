@@ -9,7 +9,9 @@ step is PyTorch; this module carries a trained nnref model across, and back.
   momentums, caches) and, where nnref decays the learning rate, a scheduler,
   so that training goes on in PyTorch exactly where nnref stopped.
 * :func:`from_torch` turns a ``Sequential`` of the supported pieces into an
-  nnref :class:`~nnref.model.Model`.
+  nnref :class:`~nnref.model.Model`, and, given the optimizer (and
+  scheduler), the training state too, so that nnref goes on where PyTorch
+  stopped.
 * :func:`save_state_dict` and :func:`save_onnx` write a model for PyTorch or
   for any ONNX runtime (the ``nnref export`` command).
 
@@ -394,8 +396,9 @@ def _flatten(module, torch, prefix: str = ""):
         yield prefix.rstrip("."), module
 
 
-def from_torch(module: Any, *, dtype: DTypeLike | None = None, log: Callable[[str], Any] | None = print):
-    """Build an nnref Model from a PyTorch ``Sequential`` of supported modules.
+def from_torch(module: Any, *, optimizer: Any = None, scheduler: Any = None, dtype: DTypeLike | None = None,
+               log: Callable[[str], Any] | None = print):
+    r"""Build an nnref Model from a PyTorch ``Sequential`` of supported modules.
 
     Parameters
     ----------
@@ -405,6 +408,19 @@ def from_torch(module: Any, *, dtype: DTypeLike | None = None, log: Callable[[st
         ``nn.Softmax(dim=1)`` (or ``dim=-1``), ``nn.Identity`` and
         ``nn.Dropout``. Anything else raises ``TypeError`` naming the module
         and its position.
+    optimizer : torch.optim.Optimizer, optional
+        Carry training over as well: an ``SGD`` (no Nesterov, no dampening),
+        ``Adagrad``, ``RMSprop`` (not centered, no momentum) or ``Adam`` (not
+        AMSGrad) over the module's parameters, with one learning rate. It
+        becomes the nnref optimizer with its state (step count, momentums,
+        caches); each parameter group's ``weight_decay`` becomes the L2
+        penalty $\lambda_2 = \text{weight\_decay} / 2$ of its layers.
+        L1 penalties live in a PyTorch loss, which this cannot see: set them
+        on the returned layers if you had them.
+    scheduler : optional
+        The ``InverseTimeDecay`` scheduler :func:`to_torch` returned, which
+        becomes nnref's ``decay``; any other scheduler is refused (nnref has
+        only this one schedule).
     dtype : dtype, optional
         Of the nnref parameters; by default that of the PyTorch ones.
     log : callable or None, default print
@@ -413,8 +429,8 @@ def from_torch(module: Any, *, dtype: DTypeLike | None = None, log: Callable[[st
     Returns
     -------
     Model
-        Finalized, with the layers and copies of the weights; set its loss,
-        optimizer and accuracy with ``model.set(...)`` before training.
+        Finalized, with copies of the weights (and the optimizer, if given);
+        set its loss and accuracy with ``model.set(...)`` before training.
     """
     owner = "from_torch"
     torch = _import_torch()
@@ -423,13 +439,112 @@ def from_torch(module: Any, *, dtype: DTypeLike | None = None, log: Callable[[st
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"{owner}: expected a torch.nn.Module, got {type(module).__name__}")
     model = Model(log=log)
+    linears = []
     for position, child in _flatten(module, torch):
         where = f"module {position}" if position else "the module"
-        model.add(_layer_from_torch(child, torch, dtype, f"{owner}: {where}"))
+        layer = _layer_from_torch(child, torch, dtype, f"{owner}: {where}")
+        model.add(layer)
+        if isinstance(layer, Dense):
+            linears.append((layer, child))
     if not model.layers:
         raise ValueError(f"{owner}: the Sequential is empty")
+    if optimizer is not None:
+        model.set(optimizer=_optimizer_from_torch(optimizer, scheduler, linears, torch))
+    elif scheduler is not None:
+        raise ValueError(f"{owner}: a scheduler was given without its optimizer")
     model.finalize()
     return model
+
+
+def _optimizer_from_torch(optimizer: Any, scheduler: Any, linears, torch):
+    """The nnref optimizer (with its state) equal to a torch optimizer and scheduler; sets the L2 penalties."""
+    owner = "from_torch"
+    optim = torch.optim
+    groups = optimizer.param_groups
+    lrs = {float(group["lr"]) for group in groups}
+    if len(lrs) != 1:
+        raise ValueError(f"{owner}: the optimizer's parameter groups have different learning rates {sorted(lrs)}; "
+                         "nnref's optimizers have one")
+    (lr,) = lrs
+    weight_decay = {p: float(group["weight_decay"]) for group in groups for p in group["params"]}
+    missing = [f"{type(linear).__name__} {tuple(linear.weight.shape)}" for _, linear in linears
+               if linear.weight not in weight_decay or linear.bias not in weight_decay]
+    if missing:
+        raise ValueError(f"{owner}: the optimizer does not hold the parameters of {', '.join(missing)}")
+    group = groups[0]
+    shared = set(group) - {"params", "weight_decay", "initial_lr"}
+    differing = sorted(k for g in groups[1:] for k in shared if g.get(k) != group.get(k))
+    if differing:
+        raise ValueError(f"{owner}: the optimizer's parameter groups differ in {differing}; nnref's optimizers "
+                         "use one setting for all parameters (only weight_decay may differ)")
+    kind = type(optimizer)
+    unsupported = {
+        optim.SGD: [("nesterov", False), ("dampening", 0)],
+        optim.Adagrad: [("initial_accumulator_value", 0)],
+        optim.RMSprop: [("centered", False), ("momentum", 0)],
+        optim.Adam: [("amsgrad", False)],
+    }.get(kind)
+    if unsupported is None:
+        raise TypeError(f"{owner}: no nnref optimizer for {kind.__name__}; supported: SGD, Adagrad, RMSprop, Adam")
+    for g in groups:
+        for key, plain in unsupported + [("maximize", False)]:
+            if g.get(key, plain) != plain:
+                raise ValueError(f"{owner}: {kind.__name__}({key}={g[key]!r}) has no nnref counterpart")
+        if kind is optim.Adam and g.get("decoupled_weight_decay", False):
+            raise ValueError(f"{owner}: Adam(decoupled_weight_decay=True) (AdamW) has no nnref counterpart")
+    # the step count, from the optimizer's own state where it keeps one
+    steps = {int(optimizer.state[p]["step"]) for p in weight_decay if "step" in optimizer.state.get(p, {})}
+    if len(steps) > 1:
+        raise ValueError(f"{owner}: the optimizer's parameters have taken different numbers of steps {sorted(steps)}")
+    t = steps.pop() if steps else 0
+    lr0, decay = lr, 0.0
+    if scheduler is not None:
+        if not isinstance(scheduler, _torch_modules().InverseTimeDecay):
+            raise TypeError(f"{owner}: the scheduler {type(scheduler).__name__} has no nnref counterpart; "
+                            "only the InverseTimeDecay that to_torch returns does")
+        if kind is optim.Adagrad:
+            raise ValueError(f"{owner}: Adagrad decays its learning rate through lr_decay; pass no scheduler")
+        lr0, decay = float(scheduler.base_lrs[0]), scheduler.decay
+        t_scheduler = scheduler.start + scheduler.last_epoch
+        if kind is optim.SGD:
+            t = t_scheduler  # torch's SGD keeps no step count of its own
+        elif t != t_scheduler:
+            raise ValueError(f"{owner}: the scheduler counts {t_scheduler} steps but the optimizer {t}")
+    if kind is optim.SGD:
+        ours = SGD(learning_rate=lr0, decay=decay, momentum=float(group["momentum"]))
+        states = {"momentums": "momentum_buffer"} if ours.momentum else {}
+    elif kind is optim.Adagrad:
+        ours = Adagrad(learning_rate=lr, decay=float(group["lr_decay"]), epsilon=float(group["eps"]))
+        states = {"cache": "sum"}
+    elif kind is optim.RMSprop:
+        ours = RMSprop(learning_rate=lr0, decay=decay, epsilon=float(group["eps"]), rho=float(group["alpha"]))
+        states = {"cache": "square_avg"}
+    else:
+        beta_1, beta_2 = (float(b) for b in group["betas"])
+        ours = Adam(learning_rate=lr0, decay=decay, epsilon=float(group["eps"]), beta_1=beta_1, beta_2=beta_2)
+        states = {"momentums": "exp_avg", "cache": "exp_avg_sq"}
+    for layer, linear in linears:
+        # torch adds weight_decay · w to the gradient, nnref 2 λ2 w
+        layer.weight_regularizer_l2 = weight_decay[linear.weight] / 2
+        layer.bias_regularizer_l2 = weight_decay[linear.bias] / 2
+    ours.iterations = t
+    if t > 0 and states:
+        for layer, linear in linears:
+            # state() sizes its arrays by the parameters and gradients: give it gradients of the right dtype
+            layer.dweights, layer.dbiases = np.zeros_like(layer.weights), np.zeros_like(layer.biases)
+            st = ours.state(layer)
+            for p, prefix, transpose in ((linear.weight, "weight_", True), (linear.bias, "bias_", False)):
+                theirs = optimizer.state.get(p, {})
+                for name, key in states.items():
+                    if key not in theirs:
+                        continue  # torch has not made it yet: nnref's zeros are the same start
+                    value = theirs[key].detach().cpu().numpy()
+                    value = value.T if transpose else value[None, :]
+                    if kind is optim.SGD:
+                        # nnref's velocity v = −η b, with η the learning rate of the next step
+                        value = -lr * value
+                    st[prefix + name][...] = value
+    return ours
 
 
 def _layer_from_torch(child, torch, dtype, where: str):
