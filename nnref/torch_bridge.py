@@ -370,9 +370,7 @@ def _optimizer_to_torch(opt: Any, pairs, torch, l2_as_weight_decay: bool):
     # the step counter as a tensor of the dtype torch's optimizers create it with
     step_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
     for layer, linear in pairs:
-        if layer.dweights is None:
-            raise ValueError(f"{owner}: {layer!r} was never trained by this optimizer, whose step count is {t}")
-        mine = opt.state(layer)
+        mine = opt.state(layer)  # zeros for a layer this optimizer never moved, as nnref's next step would use
         for p, prefix, transpose in ((linear.weight, "weight_", True), (linear.bias, "bias_", False)):
             st = optimizer.state[p]
             if not isinstance(opt, SGD):

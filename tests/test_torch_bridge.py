@@ -194,6 +194,20 @@ def test_an_untrained_model_starts_the_same_in_both(opt):
 
 
 @_torch_test
+@pytest.mark.parametrize("opt", ["SGD-momentum", "Adam"])
+def test_a_saved_and_loaded_model_continues_in_torch(opt, tmp_path):
+    """A model saved with its optimizer state and loaded back exports that state: the next steps agree."""
+    model, X, y = _model(np.float64, "cce", OPTIMIZERS[opt]())
+    model.train(X, y, epochs=N_TRAIN)
+    model.save(tmp_path / "m.nnref")
+    loaded = nnref.Model.load(tmp_path / "m.nnref", log=None)
+    tt = nnref.to_torch(loaded, training=True)
+    model.train(X, y, epochs=1)
+    _torch_step(tt, X, y)
+    assert _weight_gap(model, tt.module) <= TOL[np.float64]
+
+
+@_torch_test
 def test_dtype_argument_sets_the_torch_dtype():
     """to_torch(..., dtype=float64) of a float32 model gives float64 parameters holding the same values."""
     model, X, y = _model(np.float32, "mse", OPTIMIZERS["Adam"]())
