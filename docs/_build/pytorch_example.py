@@ -87,7 +87,7 @@ def weight_gap(model, net):
 
 
 absolute, relative = weight_gap(model, net)
-print(f"after 5 more epochs ({5 * 32} steps) on each side: largest weight difference "
+print(f"after 5 more epochs ({5 * len(X) // 128} steps) on each side: largest weight difference "
       f"{absolute:.2e}, {relative:.2e} of the largest weight")
 # --8<-- [end:gap]
 
