@@ -27,6 +27,7 @@ from .persistence import _register_model_class
 from . import data  # nnref.data.load_digits etc.; Pillow and scikit-learn are imported lazily
 from .repro import book_mode
 from ._version import __version__
+from .torch_bridge import from_torch, to_torch  # PyTorch is imported only when they are called
 
 # persistence never imports nnref.model (model imports persistence): hand it the class it builds.
 _register_model_class(Model)
@@ -63,9 +64,11 @@ __all__ = [
     "TrainingDivergedError",
     "book_mode",
     "categorical_accuracy",
+    "from_torch",
     "load_model",
     "load_parameters",
     "save_model",
     "save_parameters",
     "softmax_backward_loop",
+    "to_torch",
 ]

@@ -384,6 +384,29 @@ def cmd_chapters(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a saved model for PyTorch (a state_dict) or as an ONNX graph."""
+    from . import torch_bridge
+
+    model, _ = _load_model(args.model)
+    out = Path(args.out)
+    try:
+        if args.to == "torch":
+            module = torch_bridge.save_state_dict(model, out)
+            print(f"wrote {out}: the state_dict of\n{module}")
+            print("load it with torch.load(path, weights_only=True) into that Sequential "
+                  "(nnref.to_torch builds it)")
+        else:
+            proto = torch_bridge.save_onnx(model, out)
+            ops = ", ".join(node.op_type for node in proto.graph.node)
+            print(f"wrote {out}: an ONNX graph ({ops}), checked with onnx.checker; "
+                  "input 'inputs', output 'outputs', any batch size")
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -444,6 +467,16 @@ def build_parser() -> argparse.ArgumentParser:
                               description="The book's chapters, the nnref objects each introduces, and its page.")
     chapters.add_argument("--json", action="store_true", help="machine-readable output")
     chapters.set_defaults(func=cmd_chapters)
+
+    export = sub.add_parser("export", help="write a saved model for PyTorch or ONNX",
+                            description="Write a saved model as a PyTorch state_dict (load it with "
+                                        "torch.load(path, weights_only=True) into nnref.to_torch's Sequential) "
+                                        "or as an ONNX graph checked with onnx.checker. Needs nnref[torch]; "
+                                        "ONNX also nnref[onnx].")
+    export.add_argument("model", help=f"a saved model file or the folder of a train run (holding {MODEL_FILE})")
+    export.add_argument("--to", choices=("torch", "onnx"), required=True, help="the format to write")
+    export.add_argument("out", help="the file to write (e.g. model.pt or model.onnx)")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -43,7 +43,7 @@ BOOK_NAMES = {
 
 # Modules of the later chapters (model, data, persistence) are added by other work;
 # names they export may join the top-level and book namespaces, nothing else may.
-LATER_MODULES = ("nnref.model", "nnref.data", "nnref.persistence")
+LATER_MODULES = ("nnref.model", "nnref.data", "nnref.persistence", "nnref.torch_bridge")
 
 
 def _later_names() -> set[str]:
