@@ -194,6 +194,11 @@ def check_training_log(rows, *, epochs, lr0=None, decay=None, first_epoch=0, eve
     assert rows[-1]["loss"] < rows[0]["loss"], "the loss did not fall during training"
 
 
+def book_line(epoch, acc, loss, data_loss, reg_loss, lr) -> str:
+    """An epoch line in the book's format (chapters 14-17), from the book's printed numbers."""
+    return f"epoch: {epoch}, acc: {acc}, loss: {loss} (data_loss: {data_loss}, reg_loss: {reg_loss}), lr: {lr}"
+
+
 def book_logs() -> dict:
     return json.loads(PRINTED_LOGS.read_text())
 
@@ -382,9 +387,9 @@ def check_16(lines, short):
     check_14(lines, short, lr0=0.001, decay=5e-7)
     # epochs 0-200 as the book prints them (they reproduce exactly)
     assert lines[:3] == [
-        "epoch: 0, acc: 0.500, loss: 0.693 (data_loss: 0.693, reg_loss: 0.000), lr: 0.001",
-        "epoch: 100, acc: 0.630, loss: 0.674 (data_loss: 0.673, reg_loss: 0.001), lr: 0.0009999505024501287",
-        "epoch: 200, acc: 0.625, loss: 0.669 (data_loss: 0.668, reg_loss: 0.001), lr: 0.0009999005098992651",
+        book_line(0, "0.500", "0.693", "0.693", "0.000", "0.001"),
+        book_line(100, "0.630", "0.674", "0.673", "0.001", "0.0009999505024501287"),
+        book_line(200, "0.625", "0.669", "0.668", "0.001", "0.0009999005098992651"),
     ]
 
 
@@ -392,8 +397,7 @@ def check_17(lines, short):
     rows = [line for line in lines if line.startswith("epoch:")]
     check_training_log(epoch_lines(rows), epochs=401 if short else 10_001, lr0=0.005, decay=1e-3, reg=True)
     # the book's printed epochs 200-400 of this run (they reproduce exactly)
-    assert rows[2] == ("epoch: 200, acc: 0.242, loss: 0.001 (data_loss: 0.001, reg_loss: 0.000), "
-                       "lr: 0.004170141784820684")
+    assert rows[2] == book_line(200, "0.242", "0.001", "0.001", "0.000", "0.004170141784820684")
     assert rows[4].startswith("epoch: 400, acc: 0.885, loss: 0.000 ")
     curve = re.compile(rf"^x: ({NUMBER}), sine: ({NUMBER}), prediction: ({NUMBER})$")
     found = [curve.match(line) for line in lines[len(rows):]]
