@@ -10,9 +10,10 @@
 #   3. save() / Model.load(): the whole model (layers, loss, optimizer,
 #      accuracy and parameters) in one file, fashion_mnist.model, loaded
 #      without defining anything first.
-# nnref's files are zip archives of JSON and .npy arrays, not pickles:
-# loading one cannot run code. The files are written to the current folder;
-# chapter 22's program reads fashion_mnist.model from there.
+# Neither file is a pickle (the parameters are a numpy .npz archive, the
+# model a zip of a JSON description and .npy arrays), so loading one cannot
+# run code. Both are written to the current folder, where chapter 22's
+# program reads fashion_mnist.model.
 #
 # Run it with `python chapter_21.py`. It needs numpy, nnfs, nnref and Pillow.
 # The data: set NNREF_DATA to the folder holding train/ and test/ (default
