@@ -56,14 +56,17 @@ def _section(number: int, source: str) -> str:
         notes.append("It reads Fashion-MNIST from the folder named by the environment variable "
                      "`NNREF_DATA` (by default `fashion_mnist_images` in the current folder).")
     if "NNREF_SHORT" in source and "changes nothing" not in source:
-        notes.append("`NNREF_SHORT=1` runs a shorter setting, described in its header; "
-                     "the tests run both settings.")
+        notes.append("With `NNREF_SHORT=1` it runs the shorter setting described in its header, "
+                     "the one the tests run on every change.")
+    if "from nnref.book import *" in source:
+        what = ("Everything this chapter builds, as one script in the book's names "
+                "(`from nnref.book import *` stands in for the class definitions)")
+    else:
+        what = "Everything this chapter computes, as one script"
     fence = _fence(source)
     return (
         "\n\n## The complete program\n\n"
-        f"Everything this chapter builds, as one script in the book's names "
-        f"(`from nnref.book import *` stands in for the class definitions): "
-        f"[download {name}](../{_program_path(number)}){{ download=\"{name}\" }} "
+        f"{what}: [download {name}](../{_program_path(number)}){{ download=\"{name}\" }} "
         f"and run it with `python {name}`. {' '.join(notes)}\n\n"
         f"{fence}python\n{source.rstrip()}\n{fence}\n"
     )
