@@ -149,43 +149,74 @@ class Engine:
 
     # --8<-- [start:block]
     def _build_block(self) -> None:
-        """Copy every Dense layer's parameters (and the optimizer's memory) into contiguous arrays."""
+        """Copy every Dense layer's parameters (and the optimizer's memory) into contiguous arrays.
+
+        The parameters and the memory are kept twice: each update reads one
+        copy and writes the other, which costs no extra pass and leaves the
+        previous step's numbers in place (see :meth:`rollback`).
+        """
         dense = [layer for layer in self.layers if type(layer) is Dense]
         total = sum(layer.weights.size + layer.biases.size for layer in dense)
         optimizer = self.model.optimizer
         names = optimizer.state_names
-        self.values = np.empty(total, dtype=self.dtype)
+        self._values = (np.empty(total, dtype=self.dtype), np.empty(total, dtype=self.dtype))
+        self._memory = tuple(tuple(np.zeros(total, dtype=self.dtype) for _ in names) for _ in range(2))
         self.grads = np.zeros(total, dtype=self.dtype)
-        self.memory = tuple(np.zeros(total, dtype=self.dtype) for _ in names)
         self._grad_views: dict[int, tuple[NDArray, NDArray]] = {}
+        #: per buffer, per layer: ((weights, biases) views, {memory key: view})
+        self._views: tuple[list, list] = ([], [])
         start = 0
         for layer in dense:
             old_memory = optimizer._state.get(layer, {})
-            new_memory = {}
-            views = []
-            for kind, param in (("weight", layer.weights), ("bias", layer.biases)):
-                stop = start + param.size
-                value = self.values[start:stop].reshape(param.shape)
-                value[...] = param
-                views.append(self.grads[start:stop].reshape(param.shape))
-                for name, flat in zip(names, self.memory):
-                    view = flat[start:stop].reshape(param.shape)
-                    key = f"{kind}_{name}"
-                    if key in old_memory:  # carry on where the optimizer stopped
-                        view[...] = old_memory[key]
-                    new_memory[key] = view
-                if kind == "weight":
-                    layer.weights = value
-                else:
-                    layer.biases = value
-                start = stop
-            # the optimizer's memory of this layer is now a view of the block's
-            optimizer._state[layer] = new_memory
-            self._grad_views[id(layer)] = (views[0], views[1])
-            layer.dweights, layer.dbiases = views
+            stops = []
+            for param in (layer.weights, layer.biases):
+                stops.append((start, start + param.size, param.shape))
+                start += param.size
+            for buffer in (0, 1):
+                params, memory = [], {}
+                for kind, param, (lo, hi, shape) in zip(("weight", "bias"), (layer.weights, layer.biases), stops):
+                    value = self._values[buffer][lo:hi].reshape(shape)
+                    value[...] = param
+                    params.append(value)
+                    for name, flat in zip(names, self._memory[buffer]):
+                        view = flat[lo:hi].reshape(shape)
+                        if f"{kind}_{name}" in old_memory:  # carry on where the optimizer stopped
+                            view[...] = old_memory[f"{kind}_{name}"]
+                        memory[f"{kind}_{name}"] = view
+                self._views[buffer].append((tuple(params), memory))
+            (lo_w, hi_w, shape_w), (lo_b, hi_b, shape_b) = stops
+            self._grad_views[id(layer)] = (self.grads[lo_w:hi_w].reshape(shape_w),
+                                           self.grads[lo_b:hi_b].reshape(shape_b))
+            layer.dweights, layer.dbiases = self._grad_views[id(layer)]
         self._dense = dense
         self._scratch = np.empty(total, dtype=self.dtype)
         self._scratch2 = np.empty(total, dtype=self.dtype)
+        self._current = 0
+        self._previous_step: tuple[int, float] | None = None
+        self._activate(0)
+
+    def _activate(self, buffer: int) -> None:
+        """Point every layer's parameters, and the optimizer's memory of it, at one copy of the block."""
+        self._current = buffer
+        self.values, self.memory = self._values[buffer], self._memory[buffer]
+        for layer, ((weights, biases), memory) in zip(self._dense, self._views[buffer]):
+            layer.weights, layer.biases = weights, biases
+            self.model.optimizer._state[layer] = memory
+
+    def rollback(self) -> bool:
+        """Return to the parameters, optimizer memory and step count before the last update.
+
+        True if there was an update to undo. The Model calls this when a step
+        diverges, so that training can go on from the last parameters that
+        gave finite outputs.
+        """
+        if self._previous_step is None:
+            return False
+        optimizer = self.model.optimizer
+        optimizer.iterations, optimizer.current_learning_rate = self._previous_step
+        self._previous_step = None
+        self._activate(1 - self._current)
+        return True
     # --8<-- [end:block]
 
     def _buffer(self, key: tuple, shape: tuple[int, ...]) -> NDArray:
@@ -343,39 +374,54 @@ class Engine:
 
     # --8<-- [start:update]
     def update(self) -> None:
-        """One optimizer step over the whole block (between ``pre_`` and ``post_update_params``)."""
+        """One optimizer step over the whole block (between ``pre_`` and ``post_update_params``).
+
+        Reads the current copy of the parameters and memory and writes the
+        new values into the other copy (``out=``), then makes that one current.
+        """
         optimizer = self.model.optimizer
-        w, g, s = self.values, self.grads, self._scratch
+        source, target = self._current, 1 - self._current
+        w, new_w = self._values[source], self._values[target]
+        memory, new_memory = self._memory[source], self._memory[target]
+        g, s = self.grads, self._scratch
         lr = optimizer.current_learning_rate
         kind = type(optimizer)
+        self._previous_step = (optimizer.iterations, self._lr_before_step(optimizer))
         if kind is SGD:
-            if not self.memory:
-                w += np.multiply(g, -lr, out=s)  # w ← w − η g
-                return
-            (velocity,) = self.memory
-            velocity *= optimizer.momentum  # v ← μ v − η g ; w ← w + v
-            velocity -= np.multiply(g, lr, out=s)
-            w += velocity
-            return
-        if kind is Adam:
-            self._adam(optimizer, lr)
-            return
-        (cache,) = self.memory
-        if kind is RMSprop:
-            cache *= optimizer.rho  # c ← ρ c + (1 − ρ) g²
-            s = np.square(g, out=s)
-            s *= 1 - optimizer.rho
-            cache += s
-        else:  # Adagrad: c ← c + g²
-            cache += np.square(g, out=s)
-        # w ← w − η g / (√c + ε)
-        denominator = np.sqrt(cache, out=self._scratch2)
-        denominator += optimizer.epsilon
-        step = np.multiply(g, -lr, out=s)
-        step /= denominator
-        w += step
+            if not memory:
+                np.add(w, np.multiply(g, -lr, out=s), out=new_w)  # w ← w − η g
+            else:
+                (velocity,), (new_velocity,) = memory, new_memory
+                np.multiply(velocity, optimizer.momentum, out=new_velocity)  # v ← μ v − η g ; w ← w + v
+                new_velocity -= np.multiply(g, lr, out=s)
+                np.add(w, new_velocity, out=new_w)
+        elif kind is Adam:
+            self._adam(optimizer, lr, w, new_w, memory, new_memory)
+        else:
+            (cache,), (new_cache,) = memory, new_memory
+            if kind is RMSprop:
+                np.multiply(cache, optimizer.rho, out=new_cache)  # c ← ρ c + (1 − ρ) g²
+                s = np.square(g, out=s)
+                s *= 1 - optimizer.rho
+                new_cache += s
+            else:  # Adagrad: c ← c + g²
+                np.add(cache, np.square(g, out=s), out=new_cache)
+            # w ← w − η g / (√c + ε)
+            denominator = np.sqrt(new_cache, out=self._scratch2)
+            denominator += optimizer.epsilon
+            step = np.multiply(g, -lr, out=s)
+            step /= denominator
+            np.add(w, step, out=new_w)
+        self._activate(target)
 
-    def _adam(self, optimizer: Adam, lr: float) -> None:
+    @staticmethod
+    def _lr_before_step(optimizer: Any) -> float:
+        """The learning rate the optimizer showed before this step's ``pre_update_params`` (for rollback)."""
+        if not optimizer.decay or optimizer.iterations == 0:
+            return optimizer.learning_rate if optimizer.iterations == 0 else optimizer.current_learning_rate
+        return optimizer.learning_rate * (1.0 / (1.0 + optimizer.decay * (optimizer.iterations - 1)))
+
+    def _adam(self, optimizer: Adam, lr: float, w: NDArray, new_w: NDArray, memory: tuple, new_memory: tuple) -> None:
         r"""Adam with the bias corrections folded into two scalars.
 
         With $c_1 = 1 - \beta_1^{t}$ and $c_2 = 1 - \beta_2^{t}$, multiplying
@@ -387,27 +433,27 @@ class Engine:
 
         two passes over the parameters fewer than $m / c_1$ and $v / c_2$.
         """
-        m, v = self.memory
+        (m, v), (new_m, new_v) = memory, new_memory
         g, s = self.grads, self._scratch
         b1, b2 = optimizer.beta_1, optimizer.beta_2
         t = optimizer.iterations + 1
-        # m ← β₁ m + (1 − β₁) g ; v ← β₂ v + (1 − β₂) g²  (the textbook's operations, in place)
-        m *= b1
-        m += np.multiply(g, 1 - b1, out=s)
-        v *= b2
+        # m ← β₁ m + (1 − β₁) g ; v ← β₂ v + (1 − β₂) g²  (the textbook's operations)
+        np.multiply(m, b1, out=new_m)
+        new_m += np.multiply(g, 1 - b1, out=s)
+        np.multiply(v, b2, out=new_v)
         s = np.square(g, out=s)
         s *= 1 - b2
-        v += s
+        new_v += s
         c1, c2 = 1 - b1**t, 1 - b2**t
         # w ← w − η̂ m / (√v + ε̂)
-        step = np.sqrt(v, out=s)
+        step = np.sqrt(new_v, out=s)
         step += optimizer.epsilon * math.sqrt(c2)
-        np.divide(m, step, out=step)
+        np.divide(new_m, step, out=step)
         step *= -(lr * math.sqrt(c2) / c1)
-        self.values += step
+        np.add(w, step, out=new_w)
         if optimizer.iterations % SUBNORMAL_FLUSH_EVERY == 0:
-            flush_subnormals(m)
-    # --8<-- [end:update]
+            flush_subnormals(new_m)
+        # --8<-- [end:update]
 
     # ------------------------------------------------------------------ one step
 

@@ -474,7 +474,7 @@ class Model:
             try:
                 data_loss, reg_loss, accuracy = train_step(batch_X, batch_y)
             except NotFinite as exc:
-                self._diverged(str(exc), epoch, step, history)
+                self._diverged(str(exc), epoch, step, history, batch_X, engine)
             lr = self.optimizer.current_learning_rate
             if bar is not None:
                 bar.update(1)
@@ -670,11 +670,25 @@ class Model:
         else:
             self._log(message)
 
-    @staticmethod
-    def _diverged(what: str, epoch: int, step: int, history: History) -> None:
+    def _diverged(self, what: str, epoch: int, step: int, history: History, batch_X: NDArray, engine) -> None:
+        """Raise :class:`TrainingDivergedError`, naming the first layer whose output is not finite.
+
+        Through the fast path the model first goes back to the parameters and
+        optimizer state of the last step that gave finite outputs.
+        """
+        where = "; every layer's output is finite, the loss itself overflowed"
+        with np.errstate(all="ignore"):
+            a = batch_X
+            for i, layer in enumerate(self.layers):
+                a = layer.forward(a, training=False)
+                if not np.isfinite(a).all():
+                    where = f"; layer {i} ({layer!r}) is the first whose output is NaN or inf"
+                    break
+        kept = ("; the model keeps the parameters and optimizer state of the last step that gave finite "
+                "outputs" if engine is not None and engine.rollback() else "")
         raise TrainingDivergedError(
-            f"Model.train: {what} at epoch {epoch}, step {step}; training stopped. Lower the learning "
-            "rate, or check the data and the initial weights", epoch=epoch, step=step, history=history)
+            f"Model.train: {what} at epoch {epoch}, step {step}{where}; training stopped{kept}. Lower the "
+            "learning rate, or check the data and the initial weights", epoch=epoch, step=step, history=history)
 
     def _require_finalized(self, what: str) -> None:
         if not self._finalized:

@@ -741,3 +741,51 @@ def test_save_and_load_delegate_to_persistence(monkeypatch, tmp_path):
     assert Model.load(p) == "loaded"
     assert calls == [("save_parameters", model, p), ("load_parameters", model, p), ("save_model", model, p),
                      ("load_model", p, print)]
+
+
+def test_divergence_keeps_the_last_good_parameters_and_names_the_layer():
+    """SGD at lr 1e6 diverges; the model goes back to the last finite step, names the layer, and can go on."""
+    X = np.linspace(-1, 1, 32).reshape(-1, 1)
+    y = 3 * X
+
+    def run(steps):
+        model = regressor(optimizer=SGD(learning_rate=1e6, momentum=0.5))
+        if steps:
+            model.train(X, y, epochs=steps)
+        return model
+
+    model = run(0)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError) as info:
+        model.train(X, y, epochs=200)
+    err = info.value
+    assert re.search(r"layer \d \(\w+\S*\) is the first whose output is NaN or inf|every layer's output is "
+                     r"finite, the loss itself overflowed", str(err)), err
+    assert "keeps the parameters and optimizer state of the last step" in str(err)
+    good_steps = err.epoch - 2  # full batch: the forward of step epoch-1 failed, the update before it is undone
+    assert good_steps >= 1 and model.optimizer.iterations == good_steps
+    with np.errstate(all="ignore"):
+        reference = run(good_steps)
+    for (w, b), (ref_w, ref_b) in zip(model.get_parameters(), reference.get_parameters()):
+        assert np.isfinite(w).all() and np.isfinite(b).all()
+        np.testing.assert_array_equal(w, ref_w)
+        np.testing.assert_array_equal(b, ref_b)
+    for layer, ref_layer in zip(model.trainable_layers, reference.trainable_layers):
+        memory, ref_memory = model.optimizer.state(layer), reference.optimizer.state(ref_layer)
+        assert sorted(memory) == sorted(ref_memory)
+        for key in memory:
+            np.testing.assert_array_equal(memory[key], ref_memory[key])
+    model.set_parameters(reference.get_parameters())
+    model.optimizer.learning_rate = model.optimizer.current_learning_rate = 1e-6
+    model.optimizer.momentum = 0.0
+    history = model.train(X, y, epochs=5)
+    assert np.isfinite(history.loss).all()
+
+
+def test_divergence_names_the_first_layer_with_non_finite_output():
+    """When a layer's output overflows, the error names that layer (here the first Dense, with huge weights)."""
+    model = classifier(lr=1e-3)
+    X, y = blobs(30)
+    model.layers[0].weights[...] = 1e308
+    with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError,
+                                                  match=r"layer 0 \(Dense\(2, 16\)\) is the first whose output"):
+        model.train(X, y, epochs=2)
