@@ -4,6 +4,12 @@
 ``nnref.Adam``); ``from nnref.book import *`` gives the same objects under the
 book's names (``Layer_Dense``, ``Optimizer_Adam``). ``nnref.book_mode()``
 reproduces the book's printed numbers inside a ``with`` block.
+
+Randomness, everywhere in nnref, is chosen with one keyword, ``rng``: ``None``
+draws from numpy's global generator (what ``nnfs.init()`` seeds, so the book's
+numbers come out; the default of ``Dense`` and ``Dropout``), an ``int`` is a
+seed, and a ``numpy.random.Generator`` is used as it is (``Dense``,
+``Dropout``, ``data.load_digits``, ``gradcheck.check_layer``).
 """
 from __future__ import annotations
 

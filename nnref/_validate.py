@@ -164,12 +164,19 @@ class NotFinite(FloatingPointError):
     """A training step produced NaN or inf; the Model turns it into ``TrainingDivergedError``."""
 
 
-def layer_inputs(x: Any, n_features: int | None, *, owner: str) -> np.ndarray:
-    """A layer's ``inputs``: a finite 2-D float array with ``n_features`` columns (if given)."""
-    arr = as_float_array(x, owner=owner)
+def layer_inputs(x: Any, n_features: int | None, *, owner: str, name: str = "inputs") -> np.ndarray:
+    """A layer's (or a Model's) input: a finite 2-D float array with ``n_features`` columns (if given)."""
+    arr = as_float_array(x, owner=owner, name=name)
     if n_features is not None:
-        check_features(arr, n_features, owner=owner)
+        check_features(arr, n_features, owner=owner, name=name)
     return arr
+
+
+def accumulated_mean(total: Any, count: int, *, owner: str) -> Any:
+    """The mean behind an epoch's loss or accuracy (chapter 19): ``total / count``, refused when empty."""
+    if count == 0:
+        raise ValueError(f"{owner}.calculate_accumulated: no batch was calculated since new_pass()")
+    return total / count
 
 
 def incoming_gradient(dvalues: Any, like: np.ndarray | None, *, owner: str) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validate import as_float_array, class_labels, non_negative
+from ._validate import accumulated_mean, as_float_array, class_labels, non_negative
 
 __all__ = ["Accuracy", "CategoricalAccuracy", "RegressionAccuracy", "categorical_accuracy"]
 
@@ -64,9 +64,7 @@ class Accuracy:
 
     def calculate_accumulated(self) -> float:
         """Accuracy over every batch since :meth:`new_pass`."""
-        if self.accumulated_count == 0:
-            raise ValueError(f"{type(self).__name__}.calculate_accumulated: no batch was calculated since new_pass()")
-        return self.accumulated_sum / self.accumulated_count
+        return accumulated_mean(self.accumulated_sum, self.accumulated_count, owner=type(self).__name__)
 
     def new_pass(self) -> None:
         """Reset the running total (start of an epoch)."""

@@ -110,7 +110,7 @@ def load_dataset(name: str, *, seed: int, samples: int, classes: int):
         X, y = data.sine_data(samples=samples)
         return X, y, X, y, "regression"
     if name == "digits":
-        X, y, X_test, y_test = data.load_digits(seed=seed)
+        X, y, X_test, y_test = data.load_digits(rng=seed)
         return X, y, X_test, y_test, "classification"
     if name == "fashion-mnist":
         X, y, X_test, y_test = data.load_fashion_mnist()

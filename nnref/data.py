@@ -480,11 +480,20 @@ def prepare_image(
 # --------------------------------------------------------------------------
 # An offline real dataset: scikit-learn's handwritten digits
 # --------------------------------------------------------------------------
+def _split_seed(rng: int | np.random.Generator) -> int:
+    """scikit-learn takes an int seed: a Generator gives one of its draws."""
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(2**31 - 1))
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return int(rng)
+    raise TypeError(f"load_digits: rng must be an int seed or a numpy.random.Generator, got {type(rng).__name__}")
+
+
 # --8<-- [start:load_digits]
 def load_digits(
     *,
     test_size: float = 0.25,
-    seed: int = 0,
+    rng: int | np.random.Generator = 0,
 ) -> tuple[NDArray[np.float32], NDArray[np.uint8], NDArray[np.float32], NDArray[np.uint8]]:
     """Handwritten digits (8x8, 1797 images) split into train and test, scaled to [-1, 1].
 
@@ -496,8 +505,9 @@ def load_digits(
     ----------
     test_size : float in (0, 1), default 0.25
         Share of the images held out for testing.
-    seed : int, default 0
-        Seed of the split. The split is stratified: each digit keeps the same
+    rng : int or numpy.random.Generator, default 0
+        Source of the split's randomness (a seed or a Generator, as everywhere
+        in nnref). The split is stratified: each digit keeps the same
         share in train and test.
 
     Returns
@@ -519,6 +529,6 @@ def load_digits(
     X = scale_pixels(bunch.data, max_value=16.0)
     y = bunch.target.astype(np.uint8)
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=float(test_size), random_state=seed, stratify=y)
+        X, y, test_size=float(test_size), random_state=_split_seed(rng), stratify=y)
     return X_train, y_train, X_test, y_test
 # --8<-- [end:load_digits]

@@ -126,7 +126,7 @@ def _to_float64_params(layer: Any) -> dict[str, Any]:
 
 # --8<-- [start:check_layer]
 def check_layer(layer: Any, inputs: ArrayLike, *, dvalues: ArrayLike | None = None, training: bool = False,
-                h: float = DEFAULT_STEP, rtol: float = DEFAULT_RTOL, seed: int = 0,
+                h: float = DEFAULT_STEP, rtol: float = DEFAULT_RTOL, rng: int | np.random.Generator = 0,
                 before_forward: Callable[[], None] | None = None) -> GradCheckResult:
     """Check ``layer.backward`` (inputs, and weights/biases if it has them) in float64.
 
@@ -138,6 +138,8 @@ def check_layer(layer: Any, inputs: ArrayLike, *, dvalues: ArrayLike | None = No
         Upstream gradient $G$; random normal of the output's shape if omitted.
     training : bool
         Passed to ``forward``.
+    rng : int or numpy.random.Generator, default 0
+        Source of the random ``dvalues`` when none are given.
     before_forward : callable, optional
         Called before every forward pass, e.g. to reset the random generator of
         a dropout layer so that every pass draws the same mask.
@@ -157,15 +159,15 @@ def check_layer(layer: Any, inputs: ArrayLike, *, dvalues: ArrayLike | None = No
     x = _float64(inputs)
     originals = _to_float64_params(layer)
     try:
-        return _check_layer(layer, x, dvalues, training, h, rtol, seed, before_forward)
+        return _check_layer(layer, x, dvalues, training, h, rtol, rng, before_forward)
     finally:
         for name, value in originals.items():
             setattr(layer, name, value)
 
 
 def _check_layer(layer: Any, x: NDArray, dvalues: ArrayLike | None, training: bool, h: float, rtol: float,
-                 seed: int, before_forward: Callable[[], None] | None) -> GradCheckResult:
-    rng = np.random.default_rng(seed)
+                 rng: int | np.random.Generator, before_forward: Callable[[], None] | None) -> GradCheckResult:
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
     def run_forward() -> NDArray:
         if before_forward is not None:

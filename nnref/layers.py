@@ -231,7 +231,12 @@ class Dense:
 
     # --8<-- [start:dense_parameters]
     def get_parameters(self) -> tuple[NDArray, NDArray]:
-        """Return ``(weights, biases)`` (chapter 21). These are the layer's own arrays."""
+        """Return ``(weights, biases)`` (chapter 21): the layer's own arrays, not copies.
+
+        Writing into them changes the layer, as in the book. :meth:`Model.get_parameters
+        <nnref.model.Model.get_parameters>` returns copies instead, because it hands
+        a whole model's state to code that may keep it (saving, another model).
+        """
         return self.weights, self.biases
 
     def set_parameters(self, weights: ArrayLike, biases: ArrayLike) -> None:

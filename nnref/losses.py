@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validate import as_float_array, class_labels, matching_targets
+from ._validate import accumulated_mean, as_float_array, class_labels, matching_targets
 from .activations import Sigmoid, Softmax
 
 __all__ = [
@@ -99,9 +99,8 @@ class Loss:
 
     def calculate_accumulated(self, *, include_regularization: bool = False):
         """Mean loss over every batch since :meth:`new_pass` (chapter 19)."""
-        if self.accumulated_count == 0:
-            raise ValueError(f"{type(self).__name__}.calculate_accumulated: no batch was calculated since new_pass()")
-        data_loss = self.accumulated_sum / self.accumulated_count
+        # the epoch's mean over every sample of every batch  — chapter 19
+        data_loss = accumulated_mean(self.accumulated_sum, self.accumulated_count, owner=type(self).__name__)
         if not include_regularization:
             return data_loss
         return data_loss, self.regularization_loss()

@@ -43,7 +43,15 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._validate import CallOrderError, NotFinite, as_float_array, class_labels, matching_targets, positive_int
+from ._validate import (
+    CallOrderError,
+    NotFinite,
+    as_float_array,
+    class_labels,
+    layer_inputs,
+    matching_targets,
+    positive_int,
+)
 from .activations import Linear, ReLU, Sigmoid, Softmax
 from .layers import Dense, Dropout, Input
 from .losses import (
@@ -709,12 +717,8 @@ class Model:
         return None
 
     def _check_X(self, X: ArrayLike, *, owner: str, name: str = "X") -> NDArray:
-        X = as_float_array(X, owner=owner, name=name)
-        n_inputs = self._first_n_inputs()
-        if n_inputs is not None and X.shape[1] != n_inputs:
-            raise ValueError(f"{owner}: {name} must have {n_inputs} features (the first layer's inputs), "
-                             f"got shape {X.shape}")
-        return X
+        # the same check as the first Dense layer's own (one helper for both)
+        return layer_inputs(X, self._first_n_inputs(), owner=owner, name=name)
 
     def _output_width(self, n_features: int) -> int | None:
         """Columns of the model's output, or None if a layer of unknown kind might change them."""

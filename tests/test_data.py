@@ -303,7 +303,7 @@ def test_fashion_sha256_is_checked(cache, monkeypatch):
 # ---------------------------------------------------------------- digits
 def test_load_digits_interface():
     """Digits come as (X, y, X_test, y_test): float32 in [-1, 1], 64 features, stratified split."""
-    X, y, X_test, y_test = data.load_digits(test_size=0.25, seed=0)
+    X, y, X_test, y_test = data.load_digits(test_size=0.25, rng=0)
     assert X.shape[1] == X_test.shape[1] == 64
     assert X.shape[0] + X_test.shape[0] == 1797
     assert X.dtype == np.float32 and y.dtype == np.uint8
@@ -315,10 +315,19 @@ def test_load_digits_interface():
 
 def test_load_digits_seeded():
     """The same seed gives the same split; another seed a different one."""
-    a = data.load_digits(seed=3)
-    b = data.load_digits(seed=3)
-    c = data.load_digits(seed=4)
+    a = data.load_digits(rng=3)
+    b = data.load_digits(rng=3)
+    c = data.load_digits(rng=4)
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.array_equal(a[0], c[0])
     with pytest.raises(ValueError, match="test_size"):
         data.load_digits(test_size=1.5)
+
+
+def test_load_digits_takes_rng_like_every_other_random_object():
+    """load_digits(rng=...) accepts a seed or a Generator (the one keyword for randomness); anything else is refused."""
+    a = data.load_digits(rng=np.random.default_rng(5))
+    b = data.load_digits(rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(a[1], b[1])
+    with pytest.raises(TypeError, match="rng must be an int seed or a numpy.random.Generator"):
+        data.load_digits(rng="five")

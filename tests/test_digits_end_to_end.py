@@ -36,7 +36,7 @@ def _build(seed: int = 0) -> Model:
 @pytest.fixture(scope="module")
 def trained():
     """The digits split and a model trained on it (about 2 s)."""
-    X, y, X_test, y_test = load_digits(test_size=0.25, seed=0)
+    X, y, X_test, y_test = load_digits(test_size=0.25, rng=0)
     model = _build()
     model.train(X, y, epochs=30, batch_size=32)
     return model, X_test, y_test
