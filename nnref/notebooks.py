@@ -58,8 +58,9 @@ __all__ = [
     "write_notebook",
 ]
 
-#: Seconds one chapter's notebook may take to run top to bottom on one CPU
-#: core (the slowest takes about a tenth of this on the project's machine).
+#: Seconds one chapter's notebook may take to run top to bottom in a fresh
+#: kernel, CPU only. The slowest (chapter 14) took 61 s on the project's
+#: two-core machine under a load average of 12; the timeout leaves room for that.
 NOTEBOOK_TIMEOUT = 300
 
 #: What pip installs when a notebook imports a module that is missing:
@@ -392,6 +393,10 @@ if "" in _missing:
 if _missing:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", *dict.fromkeys(_missing)])
     importlib.invalidate_caches()
+
+# IPython shadows `open` with a wrapper of its own; the pages run in plain
+# Python, where `open` is the builtin (chapter 21 pickles it by name).
+from builtins import open
 
 # The site shows what some blocks print as HTML (plots) or as Markdown
 # (tables); these two cell magics do the same here.
