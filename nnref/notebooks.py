@@ -51,6 +51,7 @@ __all__ = [
     "REQUIREMENTS",
     "chapter_notebook",
     "execute",
+    "include_snippet",
     "notebook_filename",
     "page_cells",
     "project_root",
@@ -337,11 +338,11 @@ def _imported_modules(code_cells: list[str]) -> list[str]:
                 names.update(dict.fromkeys(alias.name.split(".")[0] for alias in node.names))
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names[node.module.split(".")[0]] = None
-            ident = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None) or getattr(node, "arg", None)
-            if isinstance(node, ast.alias):
-                ident = node.name.split(".")[0] if node.name.split(".")[0] in INDIRECT else node.name
-            if isinstance(ident, str) and ident in INDIRECT:
-                later.append(INDIRECT[ident])
+            # a name used (load_digits), imported (import derivations) or passed (progress=True)
+            ident = {ast.Name: "id", ast.Attribute: "attr", ast.keyword: "arg", ast.alias: "name"}.get(type(node))
+            name = getattr(node, ident) if ident else None
+            if name and name.split(".")[0] in INDIRECT:
+                later.append(INDIRECT[name.split(".")[0]])
     names.update(dict.fromkeys(later))
     return list(names)
 
