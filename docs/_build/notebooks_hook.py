@@ -118,7 +118,7 @@ def _outputs(options: dict, html: str) -> list[dict]:
         return [new_output("stream", name="stdout", text=text)]
     # HTML (a plot) or Markdown rendered to HTML (a table): links to site pages become text
     part = _MD_ANCHOR.sub(r"\1", part)
-    return [new_output("display_data", data={"text/html": part, "text/plain": "<the output shown on the site>"})]
+    return [new_output("display_data", data={"text/html": part, "text/plain": "(HTML: a plot or a table, as on the site)"})]
 
 
 def _strip_magic(source: str) -> str:
