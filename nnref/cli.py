@@ -407,6 +407,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- notebook
+
+def cmd_notebook(args: argparse.Namespace) -> int:
+    """Write chapter N's notebook, generated from its page (``nnref.notebooks``)."""
+    from . import notebooks
+
+    try:
+        path = notebooks.write_notebook(args.chapter, args.out, run=args.run)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    print(path)
+    return 0
+
+
+def add_notebook_parser(sub) -> None:
+    """The ``notebook`` subcommand."""
+    notebook = sub.add_parser("notebook", help="write a chapter as a Jupyter notebook",
+                              description="Generate chapter N's Jupyter notebook from its page in docs/chapters "
+                                          "(needs a checkout and the notebooks extra).")
+    notebook.add_argument("chapter", type=int, metavar="N", help="chapter number, 1-22")
+    notebook.add_argument("--out", default=".", help="output folder (default: the current folder)")
+    notebook.add_argument("--run", action="store_true",
+                          help="run it in a fresh kernel first, so it holds outputs (needs nbclient, ipykernel)")
+    notebook.set_defaults(func=cmd_notebook)
+
+
 # --------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -477,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", choices=("torch", "onnx"), required=True, help="the format to write")
     export.add_argument("out", help="the file to write (e.g. model.pt or model.onnx)")
     export.set_defaults(func=cmd_export)
+    add_notebook_parser(sub)
     return parser
 
 
