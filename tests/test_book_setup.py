@@ -18,36 +18,37 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Chapter 10's Adam listing (our own code, the book's names and hyperparameters).
+# Chapter 10's Adam run, in our own form: the book's names and hyperparameters, the
+# network as a list walked forward and back.
 CHAPTER_10 = """
 import numpy as np
 from nnfs.datasets import spiral_data
 from nnref.book import *
 
 X, y = spiral_data(samples=100, classes=3)
-dense1 = Layer_Dense(2, 64)
-activation1 = Activation_ReLU()
-dense2 = Layer_Dense(64, 3)
-loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
-optimizer = Optimizer_Adam(learning_rate=0.05, decay=5e-7)
+hidden = [Layer_Dense(2, 64), Activation_ReLU(), Layer_Dense(64, 3)]
+head = Activation_Softmax_Loss_CategoricalCrossentropy()
+adam = Optimizer_Adam(learning_rate=0.05, decay=5e-7)
+trainable = [layer for layer in hidden if isinstance(layer, Layer_Dense)]
 for epoch in range(EPOCHS):
-    dense1.forward(X)
-    activation1.forward(dense1.output)
-    dense2.forward(activation1.output)
-    loss = loss_activation.forward(dense2.output, y)
-    predictions = np.argmax(loss_activation.output, axis=1)
-    accuracy = np.mean(predictions == y)
-    if not epoch % 100:
-        print(f"epoch: {epoch}, acc: {accuracy:.3f}, loss: {loss:.3f}, lr: {optimizer.current_learning_rate}")
-    loss_activation.backward(loss_activation.output, y)
-    dense2.backward(loss_activation.dinputs)
-    activation1.backward(dense2.dinputs)
-    dense1.backward(activation1.dinputs)
-    optimizer.pre_update_params()
-    optimizer.update_params(dense1)
-    optimizer.update_params(dense2)
-    optimizer.post_update_params()
-print(repr(dense1.weights.sum()), dense1.weights.dtype)
+    signal = X
+    for layer in hidden:
+        layer.forward(signal)
+        signal = layer.output
+    mean_loss = head.forward(signal, y)
+    if epoch % 100 == 0:
+        hits = np.mean(np.argmax(head.output, axis=1) == y)
+        print(f"epoch: {epoch}, acc: {hits:.3f}, loss: {mean_loss:.3f}, lr: {adam.current_learning_rate}")
+    head.backward(head.output, y)
+    grad = head.dinputs
+    for layer in reversed(hidden):
+        layer.backward(grad)
+        grad = layer.dinputs
+    adam.pre_update_params()
+    for layer in trainable:
+        adam.update_params(layer)
+    adam.post_update_params()
+print(repr(trainable[0].weights.sum()), trainable[0].weights.dtype)
 """
 
 # Chapters 19-22 in small: a Model on float32 data with batches, validation, save, load, predict.
@@ -58,26 +59,24 @@ from nnfs.datasets import spiral_data
 from nnref.book import *
 
 X, y = spiral_data(samples=100, classes=3)
-X_test, y_test = spiral_data(samples=30, classes=3)
-X, X_test = X.astype(np.float32), X_test.astype(np.float32)
-model = Model()
-model.add(Layer_Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4))
-model.add(Activation_ReLU())
-model.add(Layer_Dropout(0.1))
-model.add(Layer_Dense(64, 64))
-model.add(Activation_ReLU())
-model.add(Layer_Dense(64, 3))
-model.add(Activation_Softmax())
-model.set(loss=Loss_CategoricalCrossentropy(), optimizer=Optimizer_Adam(decay=1e-3), accuracy=Accuracy_Categorical())
-model.finalize()
-model.train(X, y, validation_data=(X_test, y_test), epochs=5, batch_size=32, print_every=4)
-model.evaluate(X_test, y_test)
-path = os.path.join(tempfile.mkdtemp(), "spiral.model")
-model.save(path)
-loaded = Model.load(path)
-loaded.evaluate(X_test, y_test)
-confidences = loaded.predict(X_test[:5])
-print(loaded.output_layer_activation.predictions(confidences), repr(confidences.sum()))
+X_val, y_val = spiral_data(samples=30, classes=3)
+X, X_val = X.astype(np.float32), X_val.astype(np.float32)
+net = Model()
+for piece in (Layer_Dense(2, 48, weight_regularizer_l2=1e-4, bias_regularizer_l2=1e-4), Activation_ReLU(),
+              Layer_Dropout(0.2), Layer_Dense(48, 32), Activation_ReLU(), Layer_Dense(32, 3),
+              Activation_Softmax()):
+    net.add(piece)
+net.set(optimizer=Optimizer_Adam(learning_rate=0.01, decay=1e-3), loss=Loss_CategoricalCrossentropy(),
+        accuracy=Accuracy_Categorical())
+net.finalize()
+net.train(X, y, epochs=5, batch_size=32, print_every=4, validation_data=(X_val, y_val))
+net.evaluate(X_val, y_val)
+where = os.path.join(tempfile.mkdtemp(), "spiral.model")
+net.save(where)
+again = Model.load(where)
+again.evaluate(X_val, y_val)
+scores = again.predict(X_val[:5])
+print(again.output_layer_activation.predictions(scores), repr(scores.sum()))
 """
 
 
