@@ -52,7 +52,7 @@ def as_float_array(x: Any, *, owner: str, name: str = "inputs", ndim: int | tupl
         raise ValueError(f"{owner}: {name} is an empty batch (shape {arr.shape})")
     if check_finite and not all_finite(arr):
         bad = "NaN" if np.isnan(arr).any() else "inf"
-        raise ValueError(f"{owner}: {name} contains {bad} values")
+        raise NonFiniteError(f"{owner}: {name} contains {bad} values")
     return arr
 
 
@@ -160,6 +160,10 @@ class CallOrderError(ValueError):
     """A method was called out of order, e.g. ``backward`` before ``forward``."""
 
 
+class NonFiniteError(ValueError):
+    """An input holds NaN or inf. Inside ``Model.train`` (whose data were checked) it means divergence."""
+
+
 class NotFinite(FloatingPointError):
     """A training step produced NaN or inf; the Model turns it into ``TrainingDivergedError``."""
 
@@ -208,7 +212,7 @@ def matching_targets(y_true: Any, shape: tuple[int, ...], *, owner: str, binary:
     # Integer targets stay integer: numpy promotes them with the predictions exactly as the book's
     # code does (uint8 labels with float32 predictions compute in float32).
     if y.dtype.kind == "f" and not all_finite(y):
-        raise ValueError(f"{owner}: y_true contains NaN or inf values")
+        raise NonFiniteError(f"{owner}: y_true contains NaN or inf values")
     if y.shape != tuple(shape):
         raise ValueError(f"{owner}: y_true must have the shape of the predictions {tuple(shape)} "
                          f"(one column per output), got {y.shape}")

@@ -45,6 +45,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._validate import (
     CallOrderError,
+    NonFiniteError,
     NotFinite,
     as_float_array,
     class_labels,
@@ -427,6 +428,7 @@ class Model:
 
         self.accuracy.init(y)
         history = History()
+        self._checkpoints: tuple = (None, None)  # the state before the last two steps (plain classes only)
         train_steps = _steps(len(X), batch_size)
         bar = self._progress_bar(epochs * train_steps) if progress else None
         self._bar = bar
@@ -479,9 +481,11 @@ class Model:
         train_step = self._train_step if engine is None else engine.train_step
         for step, (batch_X, batch_y) in enumerate(zip(_batches(X, batch_size, train_steps),
                                                       _batches(y, batch_size, train_steps))):
+            if engine is None:  # the engine keeps the previous step's state itself
+                self._checkpoints = (self._checkpoints[1], self._checkpoint())
             try:
                 data_loss, reg_loss, accuracy = train_step(batch_X, batch_y)
-            except NotFinite as exc:
+            except (NotFinite, NonFiniteError) as exc:  # the data were checked: the network diverged
                 self._diverged(str(exc), epoch, step, history, batch_X, engine)
             lr = self.optimizer.current_learning_rate
             if bar is not None:
@@ -692,11 +696,31 @@ class Model:
                 if not np.isfinite(a).all():
                     where = f"; layer {i} ({layer!r}) is the first whose output is NaN or inf"
                     break
+        restored = engine.rollback() if engine is not None else self._restore(self._checkpoints[0])
         kept = ("; the model keeps the parameters and optimizer state of the last step that gave finite "
-                "outputs" if engine is not None and engine.rollback() else "")
+                "outputs" if restored else "")
         raise TrainingDivergedError(
             f"Model.train: {what} at epoch {epoch}, step {step}{where}; training stopped{kept}. Lower the "
             "learning rate, or check the data and the initial weights", epoch=epoch, step=step, history=history)
+
+    def _checkpoint(self) -> tuple:
+        """Copies of the parameters, the optimizer's memory and its step count (for :meth:`_diverged`)."""
+        optimizer = self.optimizer
+        layers = [(layer.weights.copy(), layer.biases.copy(),
+                   {key: value.copy() for key, value in optimizer._state.get(layer, {}).items()})
+                  for layer in self.trainable_layers] if hasattr(optimizer, "_state") else None
+        return optimizer.iterations, optimizer.current_learning_rate, layers
+
+    def _restore(self, checkpoint: tuple | None) -> bool:
+        """Put a :meth:`_checkpoint` back; False if there is none to put back."""
+        if checkpoint is None or checkpoint[2] is None:
+            return False
+        optimizer = self.optimizer
+        optimizer.iterations, optimizer.current_learning_rate, layers = checkpoint
+        for layer, (weights, biases, memory) in zip(self.trainable_layers, layers):
+            layer.weights, layer.biases = weights, biases
+            optimizer._state[layer] = memory
+        return True
 
     def _require_finalized(self, what: str) -> None:
         if not self._finalized:

@@ -743,8 +743,13 @@ def test_save_and_load_delegate_to_persistence(monkeypatch, tmp_path):
                      ("load_model", p, print)]
 
 
-def test_divergence_keeps_the_last_good_parameters_and_names_the_layer():
+@pytest.mark.parametrize("book", [False, True], ids=["engine", "book_mode"])
+def test_divergence_keeps_the_last_good_parameters_and_names_the_layer(book):
     """SGD at lr 1e6 diverges; the model goes back to the last finite step, names the layer, and can go on."""
+    if book:  # the plain classes' path (the book's set-up), in a scope that undoes itself
+        with nnref.book_mode():
+            test_divergence_keeps_the_last_good_parameters_and_names_the_layer(False)
+        return
     X = np.linspace(-1, 1, 32).reshape(-1, 1)
     y = 3 * X
 
@@ -758,7 +763,7 @@ def test_divergence_keeps_the_last_good_parameters_and_names_the_layer():
     with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError) as info:
         model.train(X, y, epochs=200)
     err = info.value
-    assert re.search(r"layer \d \(\w+\S*\) is the first whose output is NaN or inf|every layer's output is "
+    assert re.search(r"layer \d \(.+?\) is the first whose output is NaN or inf|every layer's output is "
                      r"finite, the loss itself overflowed", str(err)), err
     assert "keeps the parameters and optimizer state of the last step" in str(err)
     good_steps = err.epoch - 2  # full batch: the forward of step epoch-1 failed, the update before it is undone
