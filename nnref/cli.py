@@ -403,6 +403,25 @@ def cmd_export(args: argparse.Namespace) -> int:
                   "input 'inputs', output 'outputs', any batch size")
     except ImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
+def cmd_check_book(args: argparse.Namespace) -> int:
+    """Run the verdicts of the book's printed outputs (one chapter or all) and print the table."""
+    from . import bookcheck
+
+    chapters = None if args.chapter is None else [args.chapter]
+    try:
+        results = bookcheck.check_all(chapters=chapters, include_slow=not args.quick)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        print(bookcheck.verdicts_table(results))
+    # A block that reproduced when the verdicts were stored and no longer does is a failure.
+    stored = bookcheck.stored_verdicts()
+    moved = [r["id"] for r in results if r["id"] in stored and not r.get("stored")
+             and r["verdict"] != stored[r["id"]]["verdict"]]
+    if moved:
+        print(f"verdicts changed since they were stored: {', '.join(moved)}", file=sys.stderr)
         return 1
     return 0
 
@@ -504,6 +523,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out", help="the file to write (e.g. model.pt or model.onnx)")
     export.set_defaults(func=cmd_export)
     add_notebook_parser(sub)
+    check_book = sub.add_parser("check-book", help="check nnref against every printed output of the book",
+                                description="Recompute the book's printed outputs (one chapter or all) in the "
+                                            "book's set-up and print each block's verdict: exact, drift or "
+                                            "not reproducible.")
+    check_book.add_argument("chapter", nargs="?", type=int, default=None, help="a chapter number (default: all)")
+    check_book.add_argument("--quick", action="store_true",
+                            help="skip the long training runs (their stored verdicts are shown)")
+    check_book.add_argument("--json", action="store_true", help="machine-readable output")
+    check_book.set_defaults(func=cmd_check_book)
     return parser
 
 
