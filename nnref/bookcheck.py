@@ -172,9 +172,8 @@ FLOAT32_CAUSE = ("numpy >= 1.21 changed float32 exp/sum rounding (open issue on 
                  "the 7th-8th significant digit moves")
 BOOK_MODE_NOTE = ("computed inside nnref.book_mode() for now: under a bare nnfs.init() nnref's Adam and Model "
                   "do not yet follow the book's arithmetic")
-ADAM_CAUSE = ("outside nnref.book_mode() nnref's Adam folds the bias corrections into one step (and Model "
-              "casts data to the weights' dtype), which moves the last float32 bits; being fixed so a bare "
-              "nnfs.init() gives the book's arithmetic")
+ADAM_CAUSE = ("the book's logs come from its authors' numpy and platform; today's numpy rounds float32 exp, "
+              "sums and products differently, which moves the last bits of every step")
 REGRESSION_CAUSE = ("late in training the regression accuracy (the share of predictions within std/250 of the "
                     "target) swings from one printed epoch to the next, so a last-bit change moves it far")
 CHAOS_CAUSE = ("long training on spiral data amplifies last-bit float32 differences; the book's own logs "

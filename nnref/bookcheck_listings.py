@@ -1137,7 +1137,7 @@ def _():
     _ch17(2, 0.01, 0.001, 0.0)
 
 
-@block("17.3", "two hidden layers, lr 0.01, decay 1e-3", book_mode_until_fixed=True, **REG)
+@block("17.3", "two hidden layers, lr 0.01, decay 1e-3", **REG)
 def _():
     _ch17(2, 0.01, 0.01, 1e-3)
 
@@ -1162,7 +1162,7 @@ def _():
     _ch17(2, 0.1, 0.01, 1e-3)
 
 
-@block("17.8", "0.1 init, lr 0.05, decay 1e-3", book_mode_until_fixed=True,
+@block("17.8", "0.1 init, lr 0.05, decay 1e-3",
        ocr={"0.00500050005001": "0.005000500050005001"}, **REG)
 def _():
     _ch17(2, 0.1, 0.05, 1e-3)
@@ -1232,8 +1232,7 @@ def _():
     _model(_sine_model, X, y, epochs=10000, print_every=100)
 
 
-@block("18.4", "the binary logistic regression trained by Model.train, with validation",
-       book_mode_until_fixed=True, **ADAM_LOG)
+@block("18.4", "the binary logistic regression trained by Model.train, with validation", **ADAM_LOG)
 def _():
     from nnfs.datasets import spiral_data
     from .book import Accuracy_Categorical, Activation_ReLU, Activation_Sigmoid, Layer_Dense, \
@@ -1260,7 +1259,7 @@ CH18_DROPOUT_EPOCHS = 200
 
 
 @block("18.5", f"the 2-512-dropout-3 model by Model.train (first {CH18_DROPOUT_EPOCHS} epochs run)",
-       atol=0.2, cause=ADAM_CAUSE + "; " + CHAOS_CAUSE, book_mode_until_fixed=True,
+       atol=0.2, cause=ADAM_CAUSE + "; " + CHAOS_CAUSE,
        partial=f"only the first {CH18_DROPOUT_EPOCHS} epochs are run (the full run takes about 11 minutes); "
                "the later lines and the validation line are not checked", slow=True)
 def _():
