@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from .bookcheck import (
+from ._bookcheck_specs import (
     ADAM_CAUSE, REGRESSION_CAUSE, CH2_BIASES, CH2_INPUTS, CH2_WEIGHTS, CH3_BIASES2, CH3_WEIGHTS2, CHAOS_CAUSE, FASHION, FLOAT32_CAUSE,
     TOY_SOFTMAX, _fresh_init, _layer, _np, block, unreproducible,
 )

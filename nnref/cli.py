@@ -403,6 +403,10 @@ def cmd_export(args: argparse.Namespace) -> int:
                   "input 'inputs', output 'outputs', any batch size")
     except ImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_check_book(args: argparse.Namespace) -> int:
     """Run the verdicts of the book's printed outputs (one chapter or all) and print the table."""
     from . import bookcheck
