@@ -46,12 +46,6 @@ class Spec:
         and have no counterpart; they are allowed to stay unmatched.
     slow : bool
         Takes more than a few seconds (a long training run).
-    book_mode_until_fixed : bool
-        Temporary: run the computation inside :func:`nnref.book_mode` as well,
-        because under a bare ``nnfs.init()`` today nnref's Adam/Model do not
-        yet follow the book's arithmetic (the run fails or lands outside any
-        honest tolerance). The verdict's detail says so. To be switched off
-        once a bare ``nnfs.init()`` gives the book's arithmetic.
     partial : str
         Set when the computation covers only part of the block (a run too
         long to finish here): says what was not run. Printed numbers beyond
@@ -70,7 +64,6 @@ class Spec:
     ocr_extra: int = 0
     slow: bool = False
     partial: str = ""
-    book_mode_until_fixed: bool = False
 
     @property
     def chapter(self) -> int:
@@ -128,8 +121,6 @@ TOY_SOFTMAX = [[0.7, 0.1, 0.2], [0.1, 0.5, 0.4], [0.02, 0.9, 0.08]]
 
 FLOAT32_CAUSE = ("numpy >= 1.21 changed float32 exp/sum rounding (open issue on the book's repository): "
                  "the 7th-8th significant digit moves")
-BOOK_MODE_NOTE = ("computed inside nnref.book_mode() for now: under a bare nnfs.init() nnref's Adam and Model "
-                  "do not yet follow the book's arithmetic")
 ADAM_CAUSE = ("the book's logs come from its authors' numpy and platform; today's numpy rounds float32 exp, "
               "sums and products differently, which moves the last bits of every step")
 REGRESSION_CAUSE = ("late in training the regression accuracy (the share of predictions within std/250 of the "

@@ -52,7 +52,7 @@ __all__ = ["SPECS", "Spec", "check_chapter", "check_all", "compare", "verdicts_t
 VERDICTS_FILE = INDEX_FILE.parent / "book_verdicts.json"
 
 from ._bookcheck_specs import (  # noqa: F401  (names the listings and the tests use)
-    ADAM_CAUSE, BOOK_MODE_NOTE, CH2_BIASES, CH2_INPUTS, CH2_WEIGHTS, CH3_BIASES2, CH3_WEIGHTS2, CHAOS_CAUSE, DRIFT,
+    ADAM_CAUSE, CH2_BIASES, CH2_INPUTS, CH2_WEIGHTS, CH3_BIASES2, CH3_WEIGHTS2, CHAOS_CAUSE, DRIFT,
     EXACT, FASHION, FLOAT32_CAUSE, NOT_REPRODUCIBLE, REGRESSION_CAUSE, SPECS, TOY_SOFTMAX, Spec, _fresh_init,
     _layer, _np, block, unreproducible,
 )
@@ -252,8 +252,7 @@ def _run_here(ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         buf = io.StringIO()
         start = time.perf_counter()
         try:
-            wrap = scoped or spec.book_mode_until_fixed
-            with contextlib.redirect_stdout(buf), (_book_mode() if wrap else contextlib.nullcontext()):
+            with contextlib.redirect_stdout(buf), (_book_mode() if scoped else contextlib.nullcontext()):
                 spec.compute()
             out[id] = {"output": buf.getvalue(), "error": None}
         except Exception as exc:  # reported in the verdict, never hidden
@@ -330,8 +329,6 @@ def check_chapter(chapter: int, *, include_slow: bool = True, index: list[dict] 
             continue
         run = runs.get(e["id"], {})
         r = compare(e, spec, run.get("output"), run.get("error"))
-        if spec.book_mode_until_fixed:
-            r["detail"] = "; ".join(x for x in [r.get("detail", ""), BOOK_MODE_NOTE] if x)
         r["seconds"] = run.get("seconds", 0.0)
         results.append(r)
     return results
