@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import NotFinite
+from ._validate import NotFinite, all_finite
 from .activations import Linear, ReLU, Sigmoid, Softmax
 from .layers import Dense, Dropout
 from .losses import CLIP, BinaryCrossentropy, CategoricalCrossentropy, MeanAbsoluteError, MeanSquaredError
@@ -466,7 +466,7 @@ class Engine:
         """
         model = self.model
         output = self.forward(X, training=True)
-        if not np.isfinite(output).all():
+        if not all_finite(output):
             raise NotFinite("the model's outputs became NaN or inf")
         data_loss, accuracy = self.loss_and_accuracy(output, y)
         reg_loss = model.loss.regularization_loss()
@@ -481,7 +481,7 @@ class Engine:
     def evaluate_step(self, X: NDArray, y: NDArray) -> None:
         """Loss and accuracy of one batch into the epoch totals, dropout off."""
         output = self.forward(X, training=False)
-        if not np.isfinite(output).all():
+        if not all_finite(output):
             raise NotFinite("the model's outputs contain NaN or inf values (are the weights finite?)")
         self.loss_and_accuracy(output, y)
     # --8<-- [end:train_step]

@@ -54,6 +54,8 @@ class Loss:
         self.accumulated_sum = 0.0
         self.accumulated_count = 0
         self.dinputs: NDArray | None = None
+        # the (predictions, targets) pair forward has just checked, for the next backward
+        self._checked_pair: tuple[Any, Any] = (None, None)
 
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:  # pragma: no cover - abstract
         """Per-sample losses, shape (n_samples,)."""
@@ -62,6 +64,29 @@ class Loss:
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:  # pragma: no cover - abstract
         """Gradient of the mean loss with respect to the predictions."""
         raise NotImplementedError
+
+    def _targets(self, y_true: ArrayLike, shape: tuple[int, ...], owner: str) -> NDArray:  # pragma: no cover
+        """``y_true`` checked against predictions of ``shape`` (each loss says what it accepts)."""
+        raise NotImplementedError
+
+    def _checked(self, y_pred: ArrayLike, y_true: ArrayLike, owner: str, *, backward: bool = False):
+        """``(predictions, targets)``, both checked, in one call.
+
+        The book's loops (and the Model) hand ``backward`` the very two arrays that
+        ``forward`` has just checked; those are used without a second check (once:
+        the next backward checks again unless a forward came between). An array
+        changed in place between the two is not checked again; a NaN put there
+        still stops at the check of the next layer's backward.
+        """
+        last_pred, last_true = self._checked_pair
+        self._checked_pair = (None, None)
+        if backward and y_pred is last_pred and y_true is last_true:
+            return y_pred, y_true
+        predictions = _predictions(y_pred, owner)
+        targets = self._targets(y_true, predictions.shape, owner)
+        if not backward and predictions is y_pred and targets is y_true:
+            self._checked_pair = (y_pred, y_true)  # the caller's own arrays, nothing converted
+        return predictions, targets
 
     def remember_trainable_layers(self, trainable_layers: Iterable) -> None:
         """Keep the layers whose penalties :meth:`regularization_loss` sums (chapter 18)."""
@@ -140,6 +165,10 @@ class CategoricalCrossentropy(Loss):
     clipped value, as the book itself does for binary cross-entropy.
     """
 
+    def _targets(self, y_true: ArrayLike, shape: tuple[int, ...], owner: str) -> NDArray:
+        # class indices (n_samples,) in [0, n_classes), or rows (n_samples, n_classes) in [0, 1]
+        return class_labels(y_true, n_samples=shape[0], n_classes=shape[1], owner=owner)
+
     # --8<-- [start:cce_forward]
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,).
@@ -152,9 +181,8 @@ class CategoricalCrossentropy(Loss):
             Class indices, one-hot rows, or probability rows summing to 1.
         """
         owner = "CategoricalCrossentropy.forward"
-        y_pred = _predictions(y_pred, owner)
+        y_pred, y = self._checked(y_pred, y_true, owner)
         n_samples, n_classes = y_pred.shape
-        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
         # ŷ clipped to [1e-7, 1 − 1e-7], so that log 0 never happens  — chapter 5
         y_pred_clipped = np.clip(y_pred, CLIP, 1 - CLIP)
         if y.ndim == 1:
@@ -178,9 +206,9 @@ class CategoricalCrossentropy(Loss):
         y_true : array_like, shape (n_samples,) or (n_samples, n_classes)
         """
         owner = "CategoricalCrossentropy.backward"
-        dvalues = _predictions(dvalues, owner)
+        # checked, unless they are the two arrays forward has just checked
+        dvalues, y = self._checked(dvalues, y_true, owner, backward=True)
         n_samples, n_classes = dvalues.shape
-        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
         if y.ndim == 1:
             # sparse labels → one-hot rows: row yₙ of the identity matrix  — chapter 9
             y = np.eye(n_classes, dtype=dvalues.dtype)[y]
@@ -241,9 +269,9 @@ class SoftmaxCategoricalCrossentropy:
         y_true : array_like, shape (n_samples,) or (n_samples, n_classes)
         """
         owner = "SoftmaxCategoricalCrossentropy.backward"
-        dvalues = _predictions(dvalues, owner)
+        # checked, unless they are the two arrays forward has just checked
+        dvalues, y = self.loss._checked(dvalues, y_true, owner, backward=True)
         n_samples, n_classes = dvalues.shape
-        y = class_labels(y_true, n_samples=n_samples, n_classes=n_classes, owner=owner)
         if y.ndim == 2:
             # ∂L/∂z = (ŷ − y) / N with the target rows themselves: exact for one-hot rows and
             # for soft targets (rows summing to 1); the book's argmax would silently give
@@ -280,6 +308,10 @@ class BinaryCrossentropy(Loss):
     clipped prediction.
     """
 
+    def _targets(self, y_true: ArrayLike, shape: tuple[int, ...], owner: str) -> NDArray:
+        # one target in [0, 1] per output: exactly the predictions' shape
+        return matching_targets(y_true, shape, owner=owner, binary=True)
+
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,).
 
@@ -291,8 +323,7 @@ class BinaryCrossentropy(Loss):
             Targets in [0, 1] (usually 0 or 1). Same shape as ``y_pred``.
         """
         owner = "BinaryCrossentropy.forward"
-        y_pred = _predictions(y_pred, owner)
-        y = matching_targets(y_true, y_pred.shape, owner=owner, binary=True)
+        y_pred, y = self._checked(y_pred, y_true, owner)
         # clip ŷ away from 0 and 1, where a logarithm below would be infinite  — chapter 16
         y_pred_clipped = np.clip(y_pred, CLIP, 1 - CLIP)
         # −[y log ŷ + (1 − y) log(1 − ŷ)] for each output  — chapter 16
@@ -303,8 +334,8 @@ class BinaryCrossentropy(Loss):
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = −(y/ŷ − (1−y)/(1−ŷ)) / J / N."""
         owner = "BinaryCrossentropy.backward"
-        dvalues = _predictions(dvalues, owner)
-        y = matching_targets(y_true, dvalues.shape, owner=owner, binary=True)
+        # checked, unless they are the two arrays forward has just checked
+        dvalues, y = self._checked(dvalues, y_true, owner, backward=True)
         n_samples, n_outputs = dvalues.shape
         clipped_dvalues = np.clip(dvalues, CLIP, 1 - CLIP)
         # ∂Lₙ/∂ŷ = −(y/ŷ − (1 − y)/(1 − ŷ)) / J  — chapter 16
@@ -354,8 +385,8 @@ class SigmoidBinaryCrossentropy:
         y_true : array_like, shape (n_samples, n_outputs)
         """
         owner = "SigmoidBinaryCrossentropy.backward"
-        dvalues = _predictions(dvalues, owner)
-        y = matching_targets(y_true, dvalues.shape, owner=owner, binary=True)
+        # checked, unless they are the two arrays forward has just checked
+        dvalues, y = self.loss._checked(dvalues, y_true, owner, backward=True)
         n_samples, n_outputs = dvalues.shape
         # ∂L/∂z = (σ(z) − y) / J / N
         self.dinputs = (dvalues - y) / n_outputs / n_samples
@@ -378,19 +409,22 @@ class MeanSquaredError(Loss):
       \frac{\partial L}{\partial \hat{y}_{nj}} = -\frac{2}{N J} (y_{nj} - \hat{y}_{nj})$$
     """
 
+    def _targets(self, y_true: ArrayLike, shape: tuple[int, ...], owner: str) -> NDArray:
+        # one real target per output: exactly the predictions' shape (no broadcasting)
+        return matching_targets(y_true, shape, owner=owner)
+
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
         owner = "MeanSquaredError.forward"
-        y_pred = _predictions(y_pred, owner)
-        y = matching_targets(y_true, y_pred.shape, owner=owner)
+        y_pred, y = self._checked(y_pred, y_true, owner)
         # Lₙ = (1/J) Σⱼ (yⱼ − ŷⱼ)²  — chapter 17
         return np.mean((y - y_pred) ** 2, axis=-1)
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = −2 (y − ŷ) / J / N."""
         owner = "MeanSquaredError.backward"
-        dvalues = _predictions(dvalues, owner)
-        y = matching_targets(y_true, dvalues.shape, owner=owner)
+        # checked, unless they are the two arrays forward has just checked
+        dvalues, y = self._checked(dvalues, y_true, owner, backward=True)
         n_samples, n_outputs = dvalues.shape
         # ∂Lₙ/∂ŷ = −2 (y − ŷ) / J  — chapter 17
         self.dinputs = -2 * (y - dvalues) / n_outputs
@@ -417,19 +451,22 @@ class MeanAbsoluteError(Loss):
     $\operatorname{sign}(\hat{y} - y)$; the tests show it by finite differences.
     """
 
+    def _targets(self, y_true: ArrayLike, shape: tuple[int, ...], owner: str) -> NDArray:
+        # one real target per output: exactly the predictions' shape (no broadcasting)
+        return matching_targets(y_true, shape, owner=owner)
+
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
         owner = "MeanAbsoluteError.forward"
-        y_pred = _predictions(y_pred, owner)
-        y = matching_targets(y_true, y_pred.shape, owner=owner)
+        y_pred, y = self._checked(y_pred, y_true, owner)
         # Lₙ = (1/J) Σⱼ |yⱼ − ŷⱼ|  — chapter 17
         return np.mean(np.abs(y - y_pred), axis=-1)
 
     def backward(self, dvalues: ArrayLike, y_true: ArrayLike) -> NDArray:
         """dL/dŷ = sign(ŷ − y) / J / N (the book has the opposite sign)."""
         owner = "MeanAbsoluteError.backward"
-        dvalues = _predictions(dvalues, owner)
-        y = matching_targets(y_true, dvalues.shape, owner=owner)
+        # checked, unless they are the two arrays forward has just checked
+        dvalues, y = self._checked(dvalues, y_true, owner, backward=True)
         n_samples, n_outputs = dvalues.shape
         # ∂Lₙ/∂ŷ = sign(ŷ − y) / J  (the book's code has sign(y − ŷ): see the errata)
         self.dinputs = np.sign(dvalues - y) / n_outputs

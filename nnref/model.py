@@ -47,6 +47,7 @@ from ._validate import (
     CallOrderError,
     NonFiniteError,
     NotFinite,
+    all_finite,
     as_float_array,
     class_labels,
     layer_inputs,
@@ -447,7 +448,7 @@ class Model:
         """One training step of chapters 18–19; returns ``(data_loss, regularization_loss, accuracy)``."""
         # forward through every layer, dropout on
         output = self.forward(batch_X, training=True)
-        if not np.isfinite(output).all():
+        if not all_finite(output):
             raise NotFinite("the model's outputs became NaN or inf")
         # L = data loss + regularization loss  — chapter 14
         data_loss, reg_loss = self.loss.calculate(output, batch_y, include_regularization=True)
@@ -561,7 +562,7 @@ class Model:
                 continue
             # dropout off: the model as it will be used
             output = self.forward(batch_X, training=False)
-            if not np.isfinite(output).all():
+            if not all_finite(output):
                 raise ValueError("Model.evaluate: the model's outputs contain NaN or inf values "
                                  "(are the weights finite?)")
             self.loss.calculate(output, batch_y)
@@ -693,7 +694,7 @@ class Model:
             a = batch_X
             for i, layer in enumerate(self.layers):
                 a = layer.forward(a, training=False)
-                if not np.isfinite(a).all():
+                if not all_finite(a):
                     where = f"; layer {i} ({layer!r}) is the first whose output is NaN or inf"
                     break
         restored = engine.rollback() if engine is not None else self._restore(self._checkpoints[0])
@@ -805,7 +806,7 @@ class Model:
             raise ValueError(f"{owner}: X has {len(X)} samples but y has {len(y)}")
         if y.dtype.kind not in "fiub":
             raise TypeError(f"{owner}: y must hold numbers, got dtype {y.dtype}")
-        if y.dtype.kind == "f" and not np.isfinite(y).all():
+        if y.dtype.kind == "f" and not all_finite(y):
             raise ValueError(f"{owner}: y contains NaN or inf values")
         y = self._check_targets(y, X.shape[1], owner=owner)
         if dtype is None:

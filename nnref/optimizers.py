@@ -78,8 +78,13 @@ class Optimizer:
         Keys are the book's attribute names: ``"weight_momentums"``,
         ``"bias_momentums"``, ``"weight_cache"``, ``"bias_cache"``.
         """
-        memory = self._state.setdefault(layer, {})
-        for name in self.state_names:
+        memory = self._state.get(layer)
+        if memory is None:
+            memory = self._state[layer] = {}
+        names = self.state_names
+        if len(memory) == 2 * len(names):
+            return memory  # every step after the first
+        for name in names:
             if f"weight_{name}" not in memory:
                 # zeros in the parameters' dtype, as the book's np.zeros_like(layer.weights)
                 memory[f"weight_{name}"] = np.zeros_like(layer.weights)

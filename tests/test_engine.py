@@ -394,17 +394,36 @@ _F32_MAX = np.finfo(np.float32).max
     np.array([1.0, np.inf]),
     np.array([np.inf, -np.inf]),  # the sum is NaN
     np.array([-np.inf]),
-    np.array([_F32_MAX, _F32_MAX], dtype=np.float32),  # finite values whose sum overflows
+    np.array([_F32_MAX, _F32_MAX], dtype=np.float32),  # finite values whose Σ x² overflows
+    np.array([3e19, 1.0], dtype=np.float32),  # a single square overflows
     np.array([60000, 60000], dtype=np.float16),
+    np.array([1.0, np.nan], dtype=np.longdouble),
+    np.ones((6, 4))[:, ::2],  # not contiguous
     np.zeros((0, 3)),
 ])
 @pytest.mark.parametrize("large", [False, True])
-def test_sum_based_finite_check_agrees_with_the_elementwise_one(values, large):
+def test_sum_of_squares_finite_check_agrees_with_the_elementwise_one(values, large):
     """The finite check used by validation answers exactly as np.isfinite(x).all(), small arrays and large."""
-    from nnref._validate import SMALL_ARRAY, all_finite
+    from nnref._validate import all_finite
 
-    if large:  # past the size where the one-pass sum is used: the same values among many ones
-        values = np.concatenate([values.ravel(), np.ones(SMALL_ARRAY + 1, dtype=values.dtype)])
-        assert values.size > SMALL_ARRAY
+    if large:  # the same values among many ones
+        values = np.concatenate([values.ravel(), np.ones(100_000, dtype=values.dtype)])
     with np.errstate(all="raise"):  # and it warns about nothing, overflow included
         assert all_finite(values) == bool(np.isfinite(values).all())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_finite_check_finds_one_bad_value_at_every_position(dtype, bad):
+    """BLAS kernels work in blocks and tails; a NaN or inf in any lane of any length is found."""
+    from nnref._validate import all_finite
+
+    rng = np.random.default_rng(0)
+    for n in list(range(1, 70)) + [127, 128, 129, 1000, 4099]:
+        x = rng.standard_normal(n).astype(dtype)
+        assert all_finite(x)
+        for position in (range(n) if n < 70 else (0, n // 2, n - 1)):
+            y = x.copy()
+            y[position] = bad
+            assert not all_finite(y), (n, position)
+            assert not all_finite(y.reshape(1, n)[:, ::-1]), (n, position)  # a strided view too

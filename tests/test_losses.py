@@ -182,3 +182,52 @@ def test_calculate_mean_is_np_mean_to_the_bit(dtype, n):
     assert mean.dtype == expected.dtype == dtype
     assert mean.tobytes() == expected.tobytes()
     assert loss.accumulated_sum == np.sum(loss.forward(probs, y))
+
+
+def _loss_cases():
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(3), size=6)
+    labels = rng.integers(0, 3, size=6).astype(np.uint8)
+    sig = rng.uniform(0.05, 0.95, size=(6, 2))
+    bits = rng.integers(0, 2, size=(6, 2)).astype(np.uint8)
+    reg = rng.standard_normal((6, 2))
+    return [
+        (nnref.CategoricalCrossentropy, probs, labels),
+        (nnref.BinaryCrossentropy, sig, bits),
+        (nnref.MeanSquaredError, reg, reg + 0.5),
+        (nnref.MeanAbsoluteError, reg, reg - 0.5),
+    ]
+
+
+@pytest.mark.parametrize("make, pred, y", _loss_cases())
+def test_backward_checks_arrays_its_forward_did_not_check(make, pred, y):
+    """Only the very pair forward has just checked skips the second check, and only once."""
+    loss, pred = make(), pred.copy()
+    loss.forward(pred, y)
+    expected = loss.backward(pred, y).copy()  # the pair forward checked: no second check
+    bad = pred.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):  # another array: checked
+        loss.backward(bad, y)
+    loss.forward(pred, y)
+    np.testing.assert_array_equal(loss.backward(pred, y), expected)
+    pred[0, 0] = np.nan  # changed after its one trusted backward: the next backward checks it
+    with pytest.raises(ValueError, match="NaN"):
+        loss.backward(pred, y)
+
+
+def test_combined_heads_reuse_the_check_of_their_loss_forward_once():
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((5, 3))
+    labels = np.array([0, 2, 1, 1, 0], dtype=np.uint8)
+    head = nnref.SoftmaxCategoricalCrossentropy()
+    head.forward(logits, labels)
+    first = head.backward(head.output, labels).copy()
+    expected = head.output.copy()
+    expected[np.arange(5), labels] -= 1
+    np.testing.assert_allclose(first, expected / 5)
+    head.output[1, 1] = np.inf
+    with pytest.raises(ValueError, match="inf"):
+        head.backward(head.output, labels)
+    with pytest.raises(ValueError, match="labels"):  # labels out of range are still refused
+        head.forward(logits, labels + 3)
