@@ -31,7 +31,7 @@ def as_float_array(x: Any, *, owner: str, name: str = "inputs", ndim: int | tupl
     if type(x) is np.ndarray and x.dtype.kind == "f" and x.size and (ndim is None or x.ndim == ndim
                                                                      or (type(ndim) is tuple and x.ndim in ndim)):
         # the common case, a non-empty float array of the right rank: one finiteness test
-        if not check_finite or all_finite(x):
+        if not check_finite or math.isfinite(_vdot(x, x)) or all_finite(x):  # all_finite, inlined
             return x
     if isinstance(x, np.ndarray):
         arr = x
@@ -192,7 +192,7 @@ def incoming_gradient(dvalues: Any, like: np.ndarray | None, *, owner: str) -> n
     if like is None:
         raise CallOrderError(f"{owner} was called before {owner.rsplit('.', 1)[0]}.forward")
     if (type(dvalues) is np.ndarray and dvalues.dtype.kind == "f" and dvalues.shape == like.shape
-            and dvalues.size and all_finite(dvalues)):
+            and dvalues.size and (math.isfinite(_vdot(dvalues, dvalues)) or all_finite(dvalues))):
         return dvalues  # the common case in one test; anything else gets the detailed checks below
     arr = as_float_array(dvalues, owner=owner, name="dvalues", ndim=None)
     check_same_shape(like, arr, owner=owner, a_name="the forward output", b_name="dvalues")

@@ -56,9 +56,9 @@ class Accuracy:
         """Accuracy of one batch; also adds it to the epoch's running total."""
         comparisons = self.compare(np.asarray(predictions), np.asarray(y))
         # accuracy = the share of right predictions  — chapter 18
-        accuracy = np.mean(comparisons)
+        accuracy = comparisons.mean()
         # running totals for the epoch's accuracy over all batches  — chapter 19
-        self.accumulated_sum += np.sum(comparisons)
+        self.accumulated_sum += comparisons.sum()
         self.accumulated_count += comparisons.size
         return accuracy
 

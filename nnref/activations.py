@@ -15,6 +15,27 @@ from ._validate import as_float_array, check_same_shape, incoming_gradient
 __all__ = ["ReLU", "Softmax", "Sigmoid", "Linear", "softmax_backward_loop"]
 
 
+#: per float dtype: arguments below this bound (1 under log of the largest float) cannot overflow e^x
+_EXP_SAFE: dict[np.dtype, float] = {}
+
+
+def _exp(x: NDArray) -> NDArray:
+    """``np.exp(x)`` without numpy's overflow warning, for the sigmoid.
+
+    e^x overflows to inf once x passes log of the largest float (about 88.7 in
+    float32), and there the sigmoid's 1 / (1 + inf) = 0 is the right limit.
+    Entering ``np.errstate`` costs more than the exponential of a training
+    batch, so it is entered only when the largest argument comes near that bound.
+    """
+    bound = _EXP_SAFE.get(x.dtype)
+    if bound is None:
+        bound = _EXP_SAFE[x.dtype] = float(np.log(np.finfo(x.dtype).max)) - 1.0
+    if x.max() < bound:
+        return np.exp(x)
+    with np.errstate(over="ignore"):
+        return np.exp(x)
+
+
 class _Activation:
     """Shared bookkeeping: keep inputs and outputs; check what comes in."""
 
@@ -204,8 +225,7 @@ class Sigmoid(_Activation):
         inputs = self._take_inputs(inputs)
         # σ(x) = 1 / (1 + e^(−x))  — chapter 16. e^(−x) overflows to inf for very
         # negative x, and 1 / (1 + inf) = 0 is the right limit: no warning needed.
-        with np.errstate(over="ignore"):
-            self.output = 1 / (1 + np.exp(-inputs))
+        self.output = 1 / (1 + _exp(-inputs))
         return self.output
 
     def backward(self, dvalues: ArrayLike) -> NDArray:

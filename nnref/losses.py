@@ -113,9 +113,9 @@ class Loss:
         """
         sample_losses = self.forward(output, y)
         # L = (1/N) Σₙ Lₙ  — chapter 5
-        data_loss = np.mean(sample_losses)
+        data_loss = sample_losses.mean()
         # running totals for the epoch's mean over all batches  — chapter 19
-        self.accumulated_sum += np.sum(sample_losses)
+        self.accumulated_sum += sample_losses.sum()
         self.accumulated_count += len(sample_losses)
         if not include_regularization:
             return data_loss
