@@ -12,6 +12,7 @@ runs it and reports the ratios.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -89,6 +90,13 @@ class SoftmaxCCE:
 
 
 class BCE:
+    def regularization_loss(self, layer):
+        penalty = 0
+        if layer.l2 > 0:  # the book's L2 terms for weights and biases
+            penalty += layer.l2 * np.sum(layer.weights * layer.weights)
+            penalty += layer.l2 * np.sum(layer.biases * layer.biases)
+        return penalty
+
     def calculate(self, y_pred, y):
         clipped = np.clip(y_pred, 1e-7, 1 - 1e-7)
         return np.mean(np.mean(-(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)), axis=-1))
@@ -142,12 +150,15 @@ def chapter10(classes, epochs):
     else:
         dense1, act1, dense2, head = Dense(2, 64), ReLU(), Dense(64, 3), SoftmaxCCE()
         opt = Adam(learning_rate=0.05, decay=5e-7)
-    for _ in range(epochs):
+    sink = io.StringIO()
+    for epoch in range(epochs):
         dense1.forward(X)
         act1.forward(dense1.output)
         dense2.forward(act1.output)
         loss = head.forward(dense2.output, y)
         accuracy = np.mean(np.argmax(head.output, axis=1) == y)
+        if not epoch % 100:  # the listing's progress line (into a buffer here)
+            print(f"epoch: {epoch}, acc: {accuracy:.3f}, loss: {loss:.3f}, lr: {opt.current_learning_rate}", file=sink)
         head.backward(head.output, y)
         dense2.backward(head.dinputs)
         act1.backward(dense2.dinputs)
@@ -156,7 +167,7 @@ def chapter10(classes, epochs):
         opt.update_params(dense1)
         opt.update_params(dense2)
         opt.post_update_params()
-    return float(loss), float(accuracy)
+    return float(loss), float(accuracy), sink.getvalue()
 
 
 def chapter16(classes, epochs):
@@ -171,13 +182,20 @@ def chapter16(classes, epochs):
     else:
         dense1, act1, dense2, act2 = Dense(2, 64, l2=5e-4), ReLU(), Dense(64, 1), Sigmoid()
         loss_fn, opt = BCE(), Adam(decay=5e-7)
-    for _ in range(epochs):
+    sink = io.StringIO()
+    for epoch in range(epochs):
         dense1.forward(X)
         act1.forward(dense1.output)
         dense2.forward(act1.output)
         act2.forward(dense2.output)
-        loss = loss_fn.calculate(act2.output, y)
+        data_loss = loss_fn.calculate(act2.output, y)
+        # the listing's L2 penalty, its total loss and its progress line (into a buffer here)
+        regularization_loss = loss_fn.regularization_loss(dense1) + loss_fn.regularization_loss(dense2)
+        loss = data_loss + regularization_loss
         accuracy = np.mean((act2.output > 0.5) * 1 == y)
+        if not epoch % 100:
+            print(f"epoch: {epoch}, acc: {accuracy:.3f}, loss: {loss:.3f} (data_loss: {data_loss:.3f}, "
+                  f"reg_loss: {regularization_loss:.3f}), lr: {opt.current_learning_rate}", file=sink)
         loss_fn.backward(act2.output, y)
         act2.backward(loss_fn.dinputs)
         dense2.backward(act2.dinputs)
@@ -187,7 +205,7 @@ def chapter16(classes, epochs):
         opt.update_params(dense1)
         opt.update_params(dense2)
         opt.post_update_params()
-    return float(loss), float(accuracy)
+    return float(loss), float(accuracy), sink.getvalue()
 
 
 def main(argv=None) -> int:
@@ -207,7 +225,12 @@ def main(argv=None) -> int:
                 final[who] = loop(who, args.epochs)
                 times[who].append(time.perf_counter() - start)
         ratios = sorted(a / b for a, b in zip(times["nnref"], times["book-style"]))
-        result[name] = {"epochs": args.epochs, "seconds": times, "final_loss_accuracy": final,
+        printed = {who: final[who][2].splitlines() for who in final}
+        result[name] = {"epochs": args.epochs, "seconds": times,
+                        "final_loss_accuracy": {who: final[who][:2] for who in final},
+                        # the listing's progress lines, nnref.book's against the book-style classes'
+                        "same_printed_lines": printed["nnref"] == printed["book-style"],
+                        "printed_lines": len(printed["nnref"]),
                         "ratio": ratios[len(ratios) // 2]}
     print(json.dumps(result))
     return 0

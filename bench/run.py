@@ -641,12 +641,14 @@ def render_markdown(results):
         lines.append("**The book's set-up** (a bare `nnfs.init()`, then `from nnref.book import *`; "
                      "book-style classes in the same process, alternating rounds):")
         lines.append("")
-        lines.append("| loop | epochs | nnref.book / book-style (median) | same final loss |")
-        lines.append("|---|---:|---:|---|")
+        lines.append("| loop | epochs | nnref.book / book-style (median) | same final loss | same printed lines |")
+        lines.append("|---|---:|---:|---|---|")
         for name, row in book.items():
             final = row["final_loss_accuracy"]
+            same_lines = row.get("same_printed_lines")
             lines.append(f"| {name} | {row['epochs']:,} | {row['ratio']:.2f} | "
-                         f"{'yes' if final['nnref'] == final['book-style'] else 'no'} |")
+                         f"{'yes' if final['nnref'] == final['book-style'] else 'no'} | "
+                         f"{'—' if same_lines is None else ('yes' if same_lines else 'no')} |")
         lines.append("")
     mem = results.get("memory")
     if mem:

@@ -171,6 +171,9 @@ class NotFinite(FloatingPointError):
 
 def layer_inputs(x: Any, n_features: int | None, *, owner: str, name: str = "inputs") -> np.ndarray:
     """A layer's (or a Model's) input: a finite 2-D float array with ``n_features`` columns (if given)."""
+    if (type(x) is np.ndarray and x.dtype.kind == "f" and x.ndim == 2 and x.shape[0] and x.shape[1] == n_features
+            and math.isfinite(_vdot(x, x))):
+        return x  # the common case in one test; anything else gets the detailed checks below
     arr = as_float_array(x, owner=owner, name=name)
     if n_features is not None:
         check_features(arr, n_features, owner=owner, name=name)
