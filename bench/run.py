@@ -641,12 +641,15 @@ def render_markdown(results):
         lines.append("**The book's set-up** (a bare `nnfs.init()`, then `from nnref.book import *`; "
                      "book-style classes in the same process, alternating rounds):")
         lines.append("")
-        lines.append("| loop | epochs | nnref.book / book-style (median) | same final loss | same printed lines |")
-        lines.append("|---|---:|---:|---|---|")
+        lines.append("| loop | epochs | nnref.book / book-style (median) | the same, input tests replaced by "
+                     "pass-throughs | same final loss | same printed lines |")
+        lines.append("|---|---:|---:|---:|---|---|")
         for name, row in book.items():
             final = row["final_loss_accuracy"]
             same_lines = row.get("same_printed_lines")
+            without = row.get("ratio_without_input_tests")
             lines.append(f"| {name} | {row['epochs']:,} | {row['ratio']:.2f} | "
+                         f"{'—' if without is None else f'{without:.2f}'} | "
                          f"{'yes' if final['nnref'] == final['book-style'] else 'no'} | "
                          f"{'—' if same_lines is None else ('yes' if same_lines else 'no')} |")
         lines.append("")
@@ -763,14 +766,25 @@ def bench_engine_items(*, n_samples=3_840, rounds=3, log=print):
     return result
 
 
-def bench_book_setup(*, epochs=2001, rounds=3, log=print):
-    """Chapters 10 and 16 after a bare nnfs.init(): nnref.book against book-style classes (bench/booksetup.py)."""
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "booksetup.py"), "--epochs", str(epochs),
-                           "--rounds", str(rounds)], capture_output=True, text=True, check=True,
-                          env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1"))
-    result = json.loads(done.stdout)
+def bench_book_setup(*, epochs=1001, rounds=9, log=print):
+    """Chapters 10 and 16 after a bare nnfs.init(): nnref.book against book-style classes (bench/booksetup.py).
+
+    A second process runs the same with nnref's input tests replaced by
+    pass-throughs, to show what the tests cost (``ratio_without_input_tests``).
+    """
+    def run(*extra):
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / "booksetup.py"), "--epochs", str(epochs),
+                               "--rounds", str(rounds), *extra], capture_output=True, text=True, check=True,
+                              env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                                       MKL_NUM_THREADS="1"))
+        return json.loads(done.stdout)
+
+    result = run()
+    bare = run("--without-input-tests")
     for name, row in result.items():
-        log(f"  {name}: nnref.book / book-style = {row['ratio']:.3f} ({epochs} epochs, median of {rounds} rounds)")
+        row["ratio_without_input_tests"] = bare[name]["ratio"]
+        log(f"  {name}: nnref.book / book-style = {row['ratio']:.3f}, without nnref's input tests "
+            f"{row['ratio_without_input_tests']:.3f} ({epochs} epochs, median of {rounds} rounds)")
     return result
 
 
