@@ -65,9 +65,14 @@ class Loss:
         """Gradient of the mean loss with respect to the predictions."""
         raise NotImplementedError
 
-    def _targets(self, y_true: ArrayLike, shape: tuple[int, ...], owner: str) -> NDArray:  # pragma: no cover
-        """``y_true`` checked against predictions of ``shape`` (each loss says what it accepts)."""
-        raise NotImplementedError
+    def _targets(self, y_true: ArrayLike, shape: tuple[int, ...], owner: str) -> NDArray:
+        """``y_true`` checked against predictions of ``shape``.
+
+        By default one real target per output, exactly that shape (no
+        broadcasting), as the regression losses want; the classification losses
+        say what else they accept.
+        """
+        return matching_targets(y_true, shape, owner=owner)
 
     def _checked(self, y_pred: ArrayLike, y_true: ArrayLike, owner: str, *, backward: bool = False):
         """``(predictions, targets)``, both checked, in one call.
@@ -409,10 +414,6 @@ class MeanSquaredError(Loss):
       \frac{\partial L}{\partial \hat{y}_{nj}} = -\frac{2}{N J} (y_{nj} - \hat{y}_{nj})$$
     """
 
-    def _targets(self, y_true: ArrayLike, shape: tuple[int, ...], owner: str) -> NDArray:
-        # one real target per output: exactly the predictions' shape (no broadcasting)
-        return matching_targets(y_true, shape, owner=owner)
-
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
         owner = "MeanSquaredError.forward"
@@ -450,10 +451,6 @@ class MeanAbsoluteError(Loss):
     derivative of $|y - \hat{y}|$ with respect to $\hat{y}$ is
     $\operatorname{sign}(\hat{y} - y)$; the tests show it by finite differences.
     """
-
-    def _targets(self, y_true: ArrayLike, shape: tuple[int, ...], owner: str) -> NDArray:
-        # one real target per output: exactly the predictions' shape (no broadcasting)
-        return matching_targets(y_true, shape, owner=owner)
 
     def forward(self, y_pred: ArrayLike, y_true: ArrayLike) -> NDArray:
         """Per-sample losses, shape (n_samples,); ``y_true`` must have the shape of ``y_pred``."""
